@@ -1,0 +1,61 @@
+"""The errors concilio raises on purpose: each says what went wrong and how to fix it."""
+
+from __future__ import annotations
+
+
+class ConcilioError(Exception):
+    """Base class: a failure the user can act on. The CLI prints it without a traceback."""
+
+    exit_code = 1
+
+
+class EmptyQuestionError(ConcilioError, ValueError):
+    exit_code = 2
+
+    def __init__(self) -> None:
+        super().__init__("The question is empty: ask something, e.g. concilio ask \"What is a lease?\"")
+
+
+class QuestionTooLongError(ConcilioError, ValueError):
+    exit_code = 2
+
+    def __init__(self, chars: int, limit: int) -> None:
+        super().__init__(
+            f"The question is {chars:,} characters long; the limit is {limit:,}. "
+            "Shorten it, or raise CONCILIO_MAX_QUESTION_CHARS if your models have the context for it."
+        )
+
+
+class ModelFileError(ConcilioError):
+    """A model file is missing, truncated or not GGUF. The message names the file and the fix."""
+
+    def __init__(self, path: object, problem: str, fix: str) -> None:
+        self.path = str(path)
+        self.problem = problem
+        self.fix = fix
+        super().__init__(f"Model file {self.path}: {problem}. Fix: {fix}")
+
+
+class ProfileError(ConcilioError):
+    """A profile or config file that can't be used as asked."""
+
+
+class BackendError(ConcilioError):
+    """A backend that can't be used (unknown name, missing optional package)."""
+
+
+class ModelRunError(ConcilioError):
+    """A model failed while loading or generating; the slot has been released."""
+
+    def __init__(self, model: str, role: str, cause: BaseException) -> None:
+        self.model = model
+        self.role = role
+        super().__init__(f"Model {model} failed as {role}: {cause}")
+
+
+class SlotTimeoutError(ConcilioError, TimeoutError):
+    def __init__(self, model: str, waited: float) -> None:
+        super().__init__(
+            f"Waited {waited:.0f} s for the GPU slot to load {model}; another run holds it. "
+            "Try again, or raise CONCILIO_SLOT_TIMEOUT."
+        )

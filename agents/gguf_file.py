@@ -1,0 +1,105 @@
+"""Reading and checking GGUF files with the `gguf` package, before any backend touches them.
+
+llama.cpp may abort the whole process on a malformed file, so every load is preceded by `inspect()`,
+which refuses a missing, non-GGUF or truncated file with a `ModelFileError` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from agents.errors import ModelFileError
+
+GGUF_MAGIC = b"GGUF"
+KEY_PRE_TOKENIZER = "tokenizer.ggml.pre"
+KEY_CHAT_TEMPLATE = "tokenizer.chat_template"
+_CONTROL_TOKEN = 3  # llama.cpp's LLAMA_TOKEN_TYPE_CONTROL
+
+
+@dataclass(frozen=True)
+class GGUFInfo:
+    path: str
+    size: int
+    architecture: str
+    context_length: int | None
+    chat_template: str | None
+    control_tokens: tuple[str, ...]  # strings a user must not be able to inject (<|im_start|>, ...)
+    bos_token: str
+    eos_token: str
+
+
+def inspect(path: str | os.PathLike[str], fix: str = "download the file again") -> GGUFInfo:
+    """Check that `path` is a complete GGUF file and return what concilio needs from its metadata."""
+    p = Path(path)
+    try:
+        st = p.stat()
+    except FileNotFoundError:
+        raise ModelFileError(p, "not found", fix) from None
+    if not p.is_file():
+        raise ModelFileError(p, "is not a file", fix)
+    return _inspect_cached(str(p.resolve()), st.st_size, st.st_mtime_ns, fix)
+
+
+@functools.lru_cache(maxsize=32)
+def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
+    with open(path, "rb") as fh:
+        magic = fh.read(4)
+    if magic != GGUF_MAGIC:
+        raise ModelFileError(path, f"is not a GGUF file (starts with {magic!r}, expected {GGUF_MAGIC!r})", fix)
+    import gguf  # heavy-ish import (numpy): only when a model is actually checked
+
+    try:
+        reader = gguf.GGUFReader(path, "r")
+    except Exception as exc:  # the reader raises ValueError/IndexError/... on cut-off headers
+        raise ModelFileError(path, f"is truncated or damaged (the GGUF reader says: {exc})", fix) from None
+    needed = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
+    if needed > size:
+        raise ModelFileError(path, f"is truncated ({size:,} bytes on disk, its header needs {needed:,})", fix)
+
+    def field(key: str):
+        f = reader.fields.get(key)
+        return f.contents() if f is not None else None
+
+    arch = field("general.architecture") or "unknown"
+    tokens = field("tokenizer.ggml.tokens") or []
+    types = field("tokenizer.ggml.token_type") or []
+    control = tuple(t for t, kind in zip(tokens, types) if kind == _CONTROL_TOKEN)
+
+    def token(key: str) -> str:
+        idx = field(key)
+        return tokens[idx] if isinstance(idx, int) and 0 <= idx < len(tokens) else ""
+
+    return GGUFInfo(
+        path=path,
+        size=size,
+        architecture=arch,
+        context_length=field(f"{arch}.context_length"),
+        chat_template=field(KEY_CHAT_TEMPLATE),
+        control_tokens=control,
+        bos_token=token("tokenizer.ggml.bos_token_id"),
+        eos_token=token("tokenizer.ggml.eos_token_id"),
+    )
+
+
+def metadata(path: str | os.PathLike[str]) -> dict[str, object]:
+    """Every metadata key of a GGUF file with its value (for tests and `concilio models --verbose`)."""
+    import gguf
+
+    reader = gguf.GGUFReader(str(path), "r")
+    return {name: f.contents() for name, f in reader.fields.items() if not name.startswith("GGUF.")}
+
+
+def tensor_digests(path: str | os.PathLike[str]) -> dict[str, tuple[str, tuple[int, ...], int]]:
+    """name -> (sha256 of the tensor's bytes, shape, ggml type), to prove two files carry the same weights."""
+    import hashlib
+
+    import gguf
+
+    reader = gguf.GGUFReader(str(path), "r")
+    return {
+        t.name: (hashlib.sha256(t.data.tobytes()).hexdigest(), tuple(int(d) for d in t.shape), int(t.tensor_type))
+        for t in reader.tensors
+    }

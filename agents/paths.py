@@ -1,0 +1,53 @@
+"""Where concilio keeps things: model cache, data (checkpoints), config; each overridable by env var."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+APP = "concilio"
+
+
+def _env_path(var: str) -> Path | None:
+    value = os.environ.get(var, "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def models_dir() -> Path:
+    """Model cache (the embedded model and its gpt4all-compatible copy). CONCILIO_MODELS_DIR overrides."""
+    from platformdirs import user_cache_dir
+
+    return _env_path("CONCILIO_MODELS_DIR") or Path(user_cache_dir(APP)) / "models"
+
+
+def data_dir() -> Path:
+    """Conversation checkpoints and other state. CONCILIO_DATA_DIR overrides."""
+    from platformdirs import user_data_dir
+
+    return _env_path("CONCILIO_DATA_DIR") or Path(user_data_dir(APP))
+
+
+def config_file() -> Path:
+    """The user's TOML config. CONCILIO_CONFIG overrides."""
+    from platformdirs import user_config_dir
+
+    return _env_path("CONCILIO_CONFIG") or Path(user_config_dir(APP)) / "config.toml"
+
+
+def gpt4all_dirs() -> list[Path]:
+    """Folders where GPT4All keeps downloaded models: the desktop app's, then the Python bindings' cache.
+
+    CONCILIO_GPT4ALL_DIR (one folder) replaces the list.
+    """
+    override = _env_path("CONCILIO_GPT4ALL_DIR")
+    if override:
+        return [override]
+    home = Path.home()
+    if sys.platform == "darwin":
+        app = home / "Library" / "Application Support" / "nomic.ai" / "GPT4All"
+    elif sys.platform == "win32":
+        app = Path(os.environ.get("LOCALAPPDATA", home / "AppData" / "Local")) / "nomic.ai" / "GPT4All"
+    else:
+        app = Path(os.environ.get("XDG_DATA_HOME", home / ".local" / "share")) / "nomic.ai" / "GPT4All"
+    return [app, home / ".cache" / "gpt4all"]
