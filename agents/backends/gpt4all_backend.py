@@ -1,0 +1,113 @@
+"""The default backend: gpt4all 2.8.2 (llama.cpp inside), one GGUF file in process.
+
+gpt4all is unmaintained upstream; everything concilio needs from it is in this one module.
+Notes on 2.8.2 that shaped this code:
+- `GPT4All.generate()` tokenises the prompt with special tokens off, so a rendered chat template
+  (<|im_start|>...) would reach the model as plain text. We call the underlying `LLModel.prompt_model`
+  with `special=True` on a prompt whose message contents were sanitized (agents/backends/templates.py).
+- `prompt_model_streaming` runs the model in a thread that swallows exceptions, so we drive
+  `prompt_model` ourselves and stream through `on_token`.
+- Prompt tokens are reported through the instance's `_prompt_callback`, which we count.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from agents.backends import templates
+from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
+from agents.gguf_file import inspect
+
+if TYPE_CHECKING:
+    from agents.models import ModelSpec
+
+_import_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def _quiet_stderr():
+    """gpt4all's loader prints 'Failed to load libllamamodel-mainline-cuda...' on machines without CUDA."""
+    if os.environ.get("CONCILIO_DEBUG"):
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "wb") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _gpt4all_class():
+    with _import_lock, _quiet_stderr():
+        from gpt4all import GPT4All
+    return GPT4All
+
+
+class Gpt4AllChatModel(ChatModel):
+    backend = "gpt4all"
+    can_stream = True
+    supports_gpu = True
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.info = inspect(spec.path, fix=spec.fix)
+        self.template = templates.resolve(spec.chat_template, self.info.chat_template, str(spec.path))
+        self.device = spec.device
+        self.note = ""
+        cls = _gpt4all_class()
+        kwargs = dict(model_path=str(spec.path.parent), allow_download=False, n_ctx=spec.context_window,
+                      n_threads=spec.threads, verbose=False)
+        try:
+            with _quiet_stderr():
+                self._model = cls(spec.path.name, device=spec.device, **kwargs)
+        except Exception as exc:
+            if spec.device in (None, "cpu"):
+                raise
+            # A GPU that is missing or too small: fall back to the CPU and say so in the trace.
+            self.note = f"{spec.device} load failed ({exc}); running on cpu"
+            self.device = "cpu"
+            with _quiet_stderr():
+                self._model = cls(spec.path.name, device="cpu", **kwargs)
+
+    def complete(self, messages: Sequence[Message], params: GenParams,
+                 on_token: TokenCallback | None = None) -> Completion:
+        model = getattr(self, "_model", None)
+        if model is None:
+            raise RuntimeError(f"{self.spec.name} is closed")
+        prompt = templates.render(self.template, messages, control_tokens=self.info.control_tokens,
+                                  bos_token=self.info.bos_token, eos_token=self.info.eos_token)
+        llmodel = model.model
+        prompt_tokens = 0
+
+        def count_prompt(_token_id: int) -> bool:
+            nonlocal prompt_tokens
+            prompt_tokens += 1
+            return True
+
+        def generate(callback) -> int:
+            llmodel._prompt_callback = count_prompt  # instance attribute shadows the no-op method
+            llmodel.prompt_model(
+                prompt, "%1", lambda _tid, piece: callback(piece),
+                n_predict=params.max_tokens, temp=params.temperature, top_k=params.top_k,
+                top_p=params.top_p, repeat_penalty=params.repeat_penalty,
+                repeat_last_n=params.repeat_last_n, n_batch=128, reset_context=True, special=True,
+            )
+            return prompt_tokens
+
+        return timed_completion(generate, params, on_token)
+
+    def close(self) -> None:
+        model, self._model = getattr(self, "_model", None), None
+        if model is not None:
+            model.close()
+
+
+def load(spec: ModelSpec) -> Gpt4AllChatModel:
+    return Gpt4AllChatModel(spec)
