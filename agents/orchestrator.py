@@ -1,0 +1,140 @@
+"""The orchestrator (Orca 2 in the seed's set): analyses each question, answers general ones itself,
+and integrates the final answer in the user's language.
+
+No LangGraph in here: plain functions taking a Team and returning data plus trace rows.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from dataclasses import dataclass
+
+from agents import language, routing_rules
+from agents.backends import Message
+from agents.errors import EmptyQuestionError, QuestionTooLongError
+from agents.team import Team, TraceEntry, trace_row
+
+MAX_QUESTION_CHARS = 20_000
+
+GENERAL_PROMPTS = {
+    "en": "You are a helpful assistant. Answer the user's question in English, clearly and briefly.",
+    "es": "Eres un asistente útil. Responde a la pregunta del usuario en español, de forma clara y breve.",
+}
+
+# Few-shot routing prompt for when the cues don't decide (both languages in the examples).
+ROUTER_SYSTEM = "Classify the question's domain as legal, technical or general. Answer with one word."
+ROUTER_SHOTS = (
+    ("Can my landlord evict me without notice?", "legal"),
+    ("How do I sort a list in Python?", "technical"),
+    ("What is the tallest mountain in the world?", "general"),
+    ("¿Puedo rescindir un contrato de trabajo?", "legal"),
+    ("¿Cómo instalo un paquete con pip?", "technical"),
+    ("¿Cuál es el río más largo de Europa?", "general"),
+)
+_DOMAIN_WORD = re.compile(r"\b(legal|technical|general|t[eé]cnic[oa]|jur[ií]dic[oa])\b", re.IGNORECASE)
+_SYNONYMS = {"tecnico": "technical", "tecnica": "technical", "juridico": "legal", "juridica": "legal"}
+
+# Integration is phrased as answering the question with the specialist's answer in hand: small models
+# asked to "rewrite a draft" tend to talk about the draft instead of answering.
+INTEGRATE_PROMPTS = {
+    "en": (
+        "You are a helpful assistant. Answer the user's question in English, clearly and briefly. "
+        "An expert wrote the answer below; use it, and fix what the reviewer's notes point out.\n\n"
+        "Expert answer:\n{draft}\n\nReviewer's notes: {notes}"
+    ),
+    "es": (
+        "Eres un asistente útil. Responde en español a la pregunta del usuario, de forma clara y breve. "
+        "Un experto escribió la respuesta de abajo; úsala y corrige lo que señalen las notas del revisor.\n\n"
+        "Respuesta del experto:\n{draft}\n\nNotas del revisor: {notes}"
+    ),
+}
+
+
+@dataclass
+class Analysis:
+    domain: str
+    confidence: float
+    by: str  # "rules" | "llm" | "override"
+    language: str
+    complexity: str
+    trace: TraceEntry
+
+
+def clean_question(question: object) -> str:
+    """The question, stripped; a clear error when it is empty or longer than the limit."""
+    text = question.strip() if isinstance(question, str) else ""
+    if not text:
+        raise EmptyQuestionError()
+    limit = int(os.environ.get("CONCILIO_MAX_QUESTION_CHARS", MAX_QUESTION_CHARS))
+    if len(text) > limit:
+        raise QuestionTooLongError(len(text), limit)
+    return text
+
+
+def parse_domain(text: str) -> str | None:
+    """The first domain word in a model's reply, English or Spanish; None if there is none."""
+    match = _DOMAIN_WORD.search(text)
+    if not match:
+        return None
+    word = routing_rules.fold(match.group(1))
+    return _SYNONYMS.get(word, word)
+
+
+def analyze(team: Team, question: str, *, previous_language: str | None = None,
+            force_domain: str | None = None) -> Analysis:
+    start = time.perf_counter()
+    lang, _ = language.detect(question, fallback=previous_language or "en")
+    level = routing_rules.complexity(question)
+    if force_domain:
+        row = trace_row("analyze", seconds=time.perf_counter() - start, note=f"route forced: {force_domain}")
+        return Analysis(force_domain, 1.0, "override", lang, level, row)
+    rule = routing_rules.decide(question)
+    if rule.domain is not None:
+        row = trace_row("analyze", seconds=time.perf_counter() - start,
+                        note=f"routed by cues {rule.hits}; no model needed")
+        return Analysis(rule.domain, rule.confidence, "rules", lang, level, row)
+    if level == "trivial":
+        row = trace_row("analyze", seconds=time.perf_counter() - start, note="trivial question: general")
+        return Analysis("general", 0.9, "rules", lang, level, row)
+    messages: list[Message] = [{"role": "system", "content": ROUTER_SYSTEM}]
+    for shot, label in ROUTER_SHOTS:
+        messages += [{"role": "user", "content": shot}, {"role": "assistant", "content": label}]
+    messages.append({"role": "user", "content": question})
+    reply = team.call("analyze", "orchestrator", messages, max_tokens=4, stop_on_loop=False)
+    domain = parse_domain(reply.text)
+    reply.trace["note"] = f"model said {reply.text!r}"
+    if domain is None:
+        return Analysis("general", 0.34, "llm", lang, level, reply.trace)
+    return Analysis(domain, 0.5, "llm", lang, level, reply.trace)
+
+
+def general_prompt(lang: str) -> str:
+    return GENERAL_PROMPTS[lang]
+
+
+def can_skip_integration(*, draft_role: str, verdict: str, draft_language: str | None, lang: str) -> str | None:
+    """Why integration has nothing to add (the reason, for the trace), or None when it must run."""
+    if draft_role == "orchestrator" and verdict == "ok" and draft_language == lang:
+        return "the orchestrator wrote the draft itself, the review passed and it is in the user's language"
+    return None
+
+
+def integrate(team: Team, *, question: str, draft: str, notes: str, lang: str,
+              prompt: str | None = None) -> tuple[str, TraceEntry]:
+    """The final answer in `lang`. Falls back to the draft when the rewrite is empty or in another language."""
+    system = (prompt or INTEGRATE_PROMPTS[lang]).format(draft=draft, notes=notes or "-")
+    messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": question}]
+    reply = team.call("integrate", "orchestrator", messages, max_tokens=320)
+    text = reply.text.strip()
+    if not text:
+        reply.trace["note"] = "empty rewrite; kept the draft"
+        return draft, reply.trace
+    out_lang, _ = language.detect(text, fallback=lang)
+    if out_lang != lang:
+        draft_lang, _ = language.detect(draft, fallback=lang)
+        if draft_lang == lang:
+            reply.trace["note"] = f"rewrite came out in {out_lang}; kept the draft"
+            return draft, reply.trace
+    return text, reply.trace

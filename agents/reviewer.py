@@ -1,0 +1,101 @@
+"""The long-context reviewer (Llama 3.1 8B 128k in the seed's set): checks a draft against the whole
+conversation for coherence and omissions, and returns a structured verdict.
+
+Cheap deterministic checks come first (empty draft, a draft that looped, wrong language); the model is
+then asked for a one-line verdict, `OK` or `REVISE: <what is wrong>`, which `parse_verdict` reads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from typing import TypedDict
+
+from agents import language
+from agents.backends import Message
+from agents.team import Team, TraceEntry
+
+PROMPTS = {
+    "en": (
+        "You are a strict reviewer. Read the conversation, the user's new question and the draft answer. "
+        "If the draft answers the question and agrees with the conversation, reply exactly: OK\n"
+        "Otherwise reply: REVISE: followed by one sentence saying what is wrong or missing."
+    ),
+    "es": (
+        "Eres un revisor estricto. Lee la conversación, la nueva pregunta del usuario y el borrador. "
+        "Si el borrador responde a la pregunta y es coherente con la conversación, responde exactamente: OK\n"
+        "Si no, responde: REVISE: y una frase que diga qué falla o qué falta."
+    ),
+}
+CONTEXT_SHARE = 0.75  # the reviewer sees the thread up to this share of its window
+
+
+class Verdict(TypedDict):
+    verdict: str  # "ok" | "revise"
+    issues: list[str]
+    by: str  # "checks" | "model" | "model-unclear"
+
+
+_REVISE = re.compile(r"\b(REVISE|REVISAR|REVISA)\b\s*:?\s*(.*)", re.IGNORECASE | re.DOTALL)
+_OK = re.compile(r"^\W*(OK|okay|correct|correcto|bien)\b", re.IGNORECASE)
+
+
+def parse_verdict(text: str) -> Verdict:
+    """Read a model's reply: 'REVISE: x' -> revise; a leading OK -> ok; anything else -> ok, marked unclear."""
+    match = _REVISE.search(text)
+    if match:
+        issue = match.group(2).strip().splitlines()[0].strip() if match.group(2).strip() else "unspecified"
+        return {"verdict": "revise", "issues": [issue], "by": "model"}
+    if _OK.match(text):
+        return {"verdict": "ok", "issues": [], "by": "model"}
+    return {"verdict": "ok", "issues": [], "by": "model-unclear"}
+
+
+def checks(draft: str, finish: str, lang: str) -> list[str]:
+    """Deterministic problems with a draft, no model needed."""
+    issues = []
+    if not draft.strip():
+        issues.append("the draft is empty")
+    elif finish == "loop":
+        issues.append("the draft started repeating itself and was cut")
+    if draft.strip():
+        draft_lang, conf = language.detect(draft, fallback=lang)
+        if draft_lang != lang and conf >= language.MIN_CONFIDENCE:
+            issues.append(f"the draft is in {language.name(draft_lang)}, the user wrote in {language.name(lang)}")
+    return issues
+
+
+def transcript(history: Sequence[Message], budget_chars: int) -> str:
+    """The thread as text, newest turns kept when it must be cut."""
+    lines = [f"{m['role']}: {m['content']}" for m in history]
+    kept: list[str] = []
+    for line in reversed(lines):
+        budget_chars -= len(line) + 1
+        if budget_chars < 0:
+            break
+        kept.append(line)
+    return "\n".join(reversed(kept))
+
+
+def build_messages(lang: str, question: str, draft: str, history: Sequence[Message], *,
+                   context_window: int, prompt: str | None = None) -> list[Message]:
+    budget = int(context_window * CONTEXT_SHARE * 3) - len(question) - len(draft)
+    thread = transcript(history, max(budget, 0)) or "(no earlier turns)"
+    body = (f"Conversation so far / Conversación:\n{thread}\n\nNew question / Nueva pregunta:\n{question}\n\n"
+            f"Draft answer / Borrador:\n{draft}")
+    return [{"role": "system", "content": prompt or PROMPTS[lang]}, {"role": "user", "content": body}]
+
+
+def review(team: Team, lang: str, question: str, draft: str, finish: str,
+           history: Sequence[Message]) -> tuple[Verdict, TraceEntry, str]:
+    """(verdict, trace row, the text the reviewer model received)."""
+    spec = team.role("reviewer")
+    messages = build_messages(lang, question, draft, history, context_window=spec.model.context_window,
+                              prompt=spec.prompt)
+    reply = team.call("review", "reviewer", messages, max_tokens=48)
+    verdict = parse_verdict(reply.text)
+    found = checks(draft, finish, lang)
+    if found:
+        verdict = {"verdict": "revise", "issues": found + verdict["issues"], "by": "checks"}
+    reply.trace["note"] = f"verdict {verdict['verdict']} ({verdict['by']})"
+    return verdict, reply.trace, messages[-1]["content"]
