@@ -1,0 +1,1 @@
+"""The cooperation graph (graphs/cooperation.py), its state and routing, and the CLI."""

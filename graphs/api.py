@@ -1,0 +1,52 @@
+"""The Python API the CLI uses: ask a question on a thread, with persistence.
+
+    from graphs.api import ask
+    result = ask("¿Qué es un contrato de arrendamiento?", thread_id="demo")
+    print(result["answer"], result["route"], result["trace"])
+
+Everything that can be checked before the run is checked before the database is touched: the question,
+the profile, and every model file the profile names. So bad input writes nothing.
+"""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+from typing import Any
+
+from agents.gguf_file import inspect
+from agents.models import Profile
+from agents.orchestrator import clean_question
+from agents.team import Team, team_for
+from graphs.cooperation import build_graph
+from graphs.state import Context
+from memory.checkpoints import sqlite_checkpointer
+
+
+def preflight(team: Team) -> None:
+    """Refuse missing, truncated or non-GGUF model files before anything runs (names file and fix)."""
+    for model in team.profile.models():
+        if model.backend == "gpt4all":
+            inspect(model.path, fix=model.fix)
+
+
+def ask(question: str, *, thread_id: str | None = None, profile: str | Profile | Team | None = None,
+        db: str | Path | None = None, force_domain: str | None = None) -> dict[str, Any]:
+    """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace."""
+    text = clean_question(question)
+    team = team_for(profile)
+    preflight(team)
+    thread_id = thread_id or uuid.uuid4().hex[:12]
+    with sqlite_checkpointer(db) as saver:
+        graph = build_graph(checkpointer=saver)
+        out = graph.invoke({"question": text, "force_domain": force_domain},
+                           {"configurable": {"thread_id": thread_id}}, context=Context(profile=team))
+    return {
+        "answer": out["answer"],
+        "route": out["route"],
+        "language": out["language"],
+        "thread_id": thread_id,
+        "turn": out["turn"],
+        "profile": team.profile.name,
+        "trace": out["trace"],
+    }

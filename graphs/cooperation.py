@@ -1,0 +1,138 @@
+"""The cooperation flow, as one LangGraph:
+
+    START → analyze ─(route)→ legal | technical | general → review ─(revise, once)→ back to the specialist
+                                                                   └───────────→ integrate → END
+
+analyze     orchestrator: language, complexity, domain (cues first, the model only when they don't decide)
+legal       legal specialist answers            technical   technical specialist answers
+general     the orchestrator answers itself
+review      long-context reviewer: the draft against the whole thread; verdict ok | revise
+integrate   orchestrator: the final answer in the user's language (skipped when it has nothing to add)
+
+Every node that calls a model goes through the GPU slot (agents/slot.py), so at most one model is loaded
+and a model that is already resident costs no load. Nodes are thin: the work is in agents/.
+"""
+
+from __future__ import annotations
+
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.graph import END, START, StateGraph
+from langgraph.runtime import Runtime
+from langgraph.types import Overwrite
+
+from agents import language, orchestrator, reviewer, specialist
+from agents.backends import Message
+from agents.team import Team, team_for, trace_row
+from graphs import routing
+from graphs.state import Context, InputState, OutputState, State
+
+
+def _team(runtime: Runtime[Context] | None) -> Team:
+    return team_for(runtime.context.profile if runtime is not None and runtime.context else None)
+
+
+def _history(state: State) -> list[Message]:
+    """Completed turns before the current question, as backend messages."""
+    messages: list[AnyMessage] = list(state.get("messages", []))
+    if messages and isinstance(messages[-1], HumanMessage):
+        messages = messages[:-1]  # the current question
+    return [{"role": "user" if isinstance(m, HumanMessage) else "assistant", "content": str(m.content)}
+            for m in messages]
+
+
+def _completed_turns(state: State) -> int:
+    return sum(isinstance(m, AIMessage) for m in state.get("messages", []))
+
+
+def analyze(state: State, runtime: Runtime[Context]) -> dict:
+    question = orchestrator.clean_question(state.get("question"))
+    turn = _completed_turns(state) + 1
+    result = orchestrator.analyze(_team(runtime), question, previous_language=state.get("language"),
+                                  force_domain=state.get("force_domain"))
+    return {
+        # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
+        "messages": [HumanMessage(question, id=f"turn-{turn}-question")],
+        "question": question,
+        "turn": turn,
+        "language": result.language,
+        "complexity": result.complexity,
+        "route": {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by},
+        "force_domain": None,
+        "draft": "",
+        "review": None,
+        "revisions": 0,
+        "answer": "",
+        "trace": Overwrite([{**result.trace, "turn": turn}]),
+    }
+
+
+def _specialist(domain: str):
+    def node(state: State, runtime: Runtime[Context]) -> dict:
+        review = state.get("review")
+        revision = None
+        if review and review["verdict"] == "revise":
+            revision = (state["draft"], "; ".join(review["issues"]))
+        reply = specialist.answer(_team(runtime), domain, state["language"], state["question"],
+                                  _history(state), revision=revision)
+        if revision:
+            reply.trace["note"] = "; ".join(filter(None, ["revision", reply.trace.get("note", "")]))
+        return {
+            "draft": reply.text,
+            "draft_role": specialist.role_for(domain),
+            "draft_finish": reply.finish,
+            "revisions": state.get("revisions", 0) + (1 if revision else 0),
+            "review": None,
+            "trace": [{**reply.trace, "turn": state["turn"]}],
+        }
+
+    node.__name__ = domain
+    return node
+
+
+def review(state: State, runtime: Runtime[Context]) -> dict:
+    if state.get("complexity") == "trivial":
+        row = trace_row("review", skipped=True, note="trivial question: nothing to review", turn=state["turn"])
+        return {"review": {"verdict": "ok", "issues": [], "by": "checks"}, "trace": [row]}
+    verdict, row, _ = reviewer.review(_team(runtime), state["language"], state["question"], state["draft"],
+                                      state.get("draft_finish", "stop"), _history(state))
+    return {"review": verdict, "trace": [{**row, "turn": state["turn"]}]}
+
+
+def integrate(state: State, runtime: Runtime[Context]) -> dict:
+    lang, draft, turn = state["language"], state["draft"], state["turn"]
+    verdict = state.get("review") or {"verdict": "ok", "issues": []}
+    draft_lang = language.detect(draft, fallback=lang)[0] if draft else None
+    reason = orchestrator.can_skip_integration(draft_role=state.get("draft_role", ""), verdict=verdict["verdict"],
+                                               draft_language=draft_lang, lang=lang)
+    if reason:
+        answer, row = draft, trace_row("integrate", skipped=True, note=reason, turn=turn)
+    else:
+        answer, row = orchestrator.integrate(_team(runtime), question=state["question"], draft=draft,
+                                             notes="; ".join(verdict["issues"]), lang=lang)
+        row = {**row, "turn": turn}
+    models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]
+    meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models))}
+    return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],
+            "trace": [row]}
+
+
+def build_graph(*, checkpointer=None, store=None, cache=None):
+    """The compiled cooperation graph. Pass a checkpointer (memory.checkpoints) to keep threads."""
+    builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
+    builder.add_node("analyze", analyze)
+    for domain in ("legal", "technical", "general"):
+        builder.add_node(domain, _specialist(domain))
+    builder.add_node("review", review)
+    builder.add_node("integrate", integrate)
+
+    builder.add_edge(START, "analyze")
+    builder.add_conditional_edges("analyze", routing.after_analyze, ["legal", "technical", "general"])
+    for domain in ("legal", "technical", "general"):
+        builder.add_edge(domain, "review")
+    builder.add_conditional_edges("review", routing.after_review, ["legal", "technical", "general", "integrate"])
+    builder.add_edge("integrate", END)
+    return builder.compile(checkpointer=checkpointer, store=store, cache=cache, name="concilio")
+
+
+# For langgraph.json / `langgraph dev`: no checkpointer (the server brings its own); builds no models.
+graph = build_graph()

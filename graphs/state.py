@@ -1,0 +1,56 @@
+"""The cooperation graph's typed state: what goes in, what comes out, and what nodes share.
+
+`messages` is the whole conversation (one HumanMessage and one AIMessage per completed turn) and is
+what the checkpointer persists across invocations and processes. `trace` holds this turn's rows
+only: `analyze` overwrites it at the start of every turn; each answer's route and models are kept
+in its AIMessage's `response_metadata`.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass
+from typing import Annotated, Any, TypedDict
+
+from langchain_core.messages import AnyMessage
+from langgraph.graph.message import add_messages
+
+from agents.reviewer import Verdict
+from agents.team import TraceEntry
+
+
+class Route(TypedDict):
+    domain: str  # "legal" | "technical" | "general"
+    confidence: float
+    by: str  # "rules" | "llm" | "override"
+
+
+class InputState(TypedDict, total=False):
+    question: str
+    force_domain: str | None  # skip routing and send the question to this domain
+
+
+class OutputState(TypedDict, total=False):
+    answer: str
+    route: Route
+    language: str
+    turn: int
+    trace: Annotated[list[TraceEntry], operator.add]
+
+
+class State(InputState, OutputState, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]
+    complexity: str
+    draft: str
+    draft_role: str
+    draft_finish: str
+    review: Verdict | None
+    revisions: int
+
+
+@dataclass
+class Context:
+    """Per-run settings (LangGraph's runtime context). `profile`: a name, a TOML path, a Profile or a Team;
+    None picks automatically (see agents.models.resolve)."""
+
+    profile: Any = None

@@ -1,0 +1,1 @@
+"""Shared conversation memory: checkpointers (SQLite) and, later, the cross-thread store."""
