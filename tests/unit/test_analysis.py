@@ -1,0 +1,110 @@
+"""The orchestrator's pure parts and the graph's edge functions, by table, in Spanish and English."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents import routing_rules
+from agents.errors import EmptyQuestionError, QuestionTooLongError
+from agents.language import detect
+from agents.orchestrator import can_skip_integration, clean_question, parse_domain
+from graphs import routing
+
+
+@pytest.mark.parametrize(
+    "question, domain",
+    [
+        ("Can my landlord evict me without notice?", "legal"),
+        ("¿Puede mi casero echarme sin previo aviso?", "legal"),
+        ("¿Qué es un contrato de arrendamiento?", "legal"),
+        ("Is a verbal contract legally binding?", "legal"),
+        ("How do I reverse a linked list in Python?", "technical"),
+        ("¿Cómo invierto una lista en Python?", "technical"),
+        ("¿Qué es la recursión en programación?", "technical"),
+        ("Explain the difference between TCP and UDP", "technical"),
+        ("What is the tallest mountain in the world?", None),
+        ("¿Por qué el cielo es azul?", None),
+        ("Is it legal to publish this code?", None),  # one cue each: the model decides
+    ],
+)
+def test_cues_route_clear_questions_and_leave_the_rest_to_the_model(question, domain):
+    assert routing_rules.decide(question).domain == domain
+
+
+def test_accents_and_case_do_not_matter():
+    assert routing_rules.fold("CONSTITUCIÓN Jurisdicción") == "constitucion jurisdiccion"
+    assert routing_rules.decide("¿Qué dice la CONSTITUCIÓN?").domain == "legal"
+
+
+@pytest.mark.parametrize(
+    "question, level",
+    [("hola", "trivial"), ("thanks!", "trivial"), ("What is a lease?", "simple"),
+     ("word " * 61, "complex"), ("a? b? c? d?", "complex")],
+)
+def test_complexity(question, level):
+    assert routing_rules.complexity(question) == level
+
+
+@pytest.mark.parametrize(
+    "reply, domain",
+    [("legal", "legal"), (" Technical.", "technical"), ("general", "general"), ("técnico", "technical"),
+     ("Jurídica", "legal"), ("The answer is no", None), ("", None)],
+)
+def test_parse_domain(reply, domain):
+    assert parse_domain(reply) == domain
+
+
+@pytest.mark.parametrize(
+    "text, lang",
+    [("¿Qué es un contrato de arrendamiento?", "es"), ("What is a lease agreement?", "en"),
+     ("Explica cómo funciona una base de datos", "es"), ("Write a Python function that adds two numbers", "en"),
+     ("¡Hola!", "es")],
+)
+def test_language_detection(text, lang):
+    assert detect(text)[0] == lang
+
+
+def test_ambiguous_short_text_keeps_the_conversation_language():
+    assert detect("ok", fallback="es")[0] == "es"
+    assert detect("ok", fallback="en")[0] == "en"
+
+
+@pytest.mark.parametrize("bad", ["", "   ", "\n\t", None])
+def test_empty_question_is_refused(bad):
+    with pytest.raises(EmptyQuestionError, match="empty"):
+        clean_question(bad)
+
+
+def test_huge_question_is_refused_with_the_limit(monkeypatch):
+    monkeypatch.setenv("CONCILIO_MAX_QUESTION_CHARS", "100")
+    with pytest.raises(QuestionTooLongError, match="101 characters .* limit is 100"):
+        clean_question("x" * 101)
+    assert clean_question("  fine  ") == "fine"
+
+
+@pytest.mark.parametrize(
+    "draft_role, verdict, draft_lang, lang, skip",
+    [("orchestrator", "ok", "es", "es", True), ("orchestrator", "ok", "en", "es", False),
+     ("orchestrator", "revise", "es", "es", False), ("legal", "ok", "es", "es", False)],
+)
+def test_integration_is_skipped_only_when_it_has_nothing_to_add(draft_role, verdict, draft_lang, lang, skip):
+    reason = can_skip_integration(draft_role=draft_role, verdict=verdict, draft_language=draft_lang, lang=lang)
+    assert (reason is not None) == skip
+
+
+@pytest.mark.parametrize(
+    "state, nxt",
+    [
+        ({"route": {"domain": "legal"}, "review": {"verdict": "ok"}, "revisions": 0}, "integrate"),
+        ({"route": {"domain": "legal"}, "review": {"verdict": "revise"}, "revisions": 0}, "legal"),
+        ({"route": {"domain": "technical"}, "review": {"verdict": "revise"}, "revisions": 1}, "integrate"),
+        ({"route": {"domain": "general"}, "review": None, "revisions": 0}, "integrate"),
+    ],
+)
+def test_after_review(state, nxt):
+    assert routing.after_review(state) == nxt
+
+
+@pytest.mark.parametrize("domain", ["legal", "technical", "general"])
+def test_after_analyze_follows_the_route(domain):
+    assert routing.after_analyze({"route": {"domain": domain, "confidence": 1.0, "by": "rules"}}) == domain

@@ -1,0 +1,58 @@
+"""Model files are checked before any backend sees them: missing, not GGUF, truncated."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from agents.errors import ModelFileError
+from agents.gguf_file import inspect
+
+
+@pytest.fixture
+def tiny_gguf(tmp_path):
+    """A small valid GGUF written with the gguf package (two tensors, a chat template, two tokens)."""
+    import gguf
+
+    path = tmp_path / "tiny.gguf"
+    writer = gguf.GGUFWriter(str(path), arch="llama")
+    writer.add_context_length(256)
+    writer.add_chat_template("{{ messages[0]['content'] }}")
+    writer.add_token_list(["<s>", "<|im_start|>", "hello"])
+    writer.add_token_types([3, 3, 1])
+    writer.add_eos_token_id(0)
+    writer.add_tensor("a", np.arange(64, dtype=np.float32))
+    writer.add_tensor("b", np.ones((16, 16), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_a_valid_file_is_read(tiny_gguf):
+    info = inspect(tiny_gguf)
+    assert info.architecture == "llama" and info.context_length == 256
+    assert info.control_tokens == ("<s>", "<|im_start|>") and info.eos_token == "<s>"
+    assert info.chat_template == "{{ messages[0]['content'] }}"
+
+
+def test_missing_file_names_the_file_and_the_fix(tmp_path):
+    with pytest.raises(ModelFileError, match=r"nope\.gguf: not found\. Fix: get it from X"):
+        inspect(tmp_path / "nope.gguf", fix="get it from X")
+
+
+def test_not_gguf(tmp_path):
+    bad = tmp_path / "model.gguf"
+    bad.write_bytes(b"<html>404 Not Found</html>")
+    with pytest.raises(ModelFileError, match=r"model\.gguf: is not a GGUF file"):
+        inspect(bad)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.97])
+def test_truncated_file(tiny_gguf, tmp_path, keep):
+    data = tiny_gguf.read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ModelFileError, match=r"cut\.gguf: is truncated"):
+        inspect(cut, fix="download it again")

@@ -1,0 +1,120 @@
+"""The cooperation graph end to end on the scripted fake backend: the flow, the revision bound, skips,
+persistence across graph instances, and failures that leave the thread intact. (The same flow on the
+real embedded model is in tests/integration.)"""
+
+from __future__ import annotations
+
+import pytest
+from langchain_core.messages import AIMessage, HumanMessage
+
+from agents.backends.fake import FakeChatModel
+from agents.errors import EmptyQuestionError, ModelFileError, ModelRunError
+from agents.models import ModelSpec
+from agents.slot import GpuSlot
+from agents.team import Team
+from graphs.api import ask
+from graphs.cooperation import build_graph
+from memory.checkpoints import sqlite_checkpointer
+from tests.conftest import fake_profile, fake_spec
+
+
+def team(**per_role) -> Team:
+    return Team(fake_profile(per_role), GpuSlot())
+
+
+def nodes(result) -> list[str]:
+    return [row["node"] for row in result["trace"]]
+
+
+def test_legal_question_flows_through_specialist_review_and_integration(tmp_path):
+    FakeChatModel.enqueue("A lease requires written notice before eviction.", "OK",
+                          "Your landlord must give written notice before evicting you.")
+    result = ask("Can my landlord evict me without notice?", profile=team(), db=tmp_path / "t.sqlite")
+    assert nodes(result) == ["analyze", "legal", "review", "integrate"]
+    assert result["route"] == {"domain": "legal", "confidence": 0.8, "by": "rules"}  # two cues
+    assert result["language"] == "en" and result["turn"] == 1
+    assert result["answer"] == "Your landlord must give written notice before evicting you."
+    rows = {r["node"]: r for r in result["trace"]}
+    assert rows["analyze"]["model"] is None  # the cues decided: no model call, no swap
+    assert [rows[n]["model"] for n in ("legal", "review", "integrate")] == [
+        "fake-legal", "fake-reviewer", "fake-orchestrator"]
+    assert all(rows[n]["swapped"] for n in ("legal", "review", "integrate"))
+    assert set(rows["legal"]) >= {"node", "model", "seconds", "load_seconds", "swapped", "tokens", "skipped"}
+
+
+def test_a_revise_verdict_sends_the_draft_back_once_at_most(tmp_path):
+    FakeChatModel.enqueue("Draft one about the contract.", "REVISE: misses the notice period",
+                          "Draft two about the contract and the notice period.", "REVISE: still vague",
+                          "Final answer about the contract and its notice period.")
+    result = ask("Is this contract clause legal?", profile=team(), db=tmp_path / "t.sqlite")
+    assert nodes(result) == ["analyze", "legal", "review", "legal", "review", "integrate"]
+    revision_prompt = FakeChatModel.calls[2][1][-1]["content"]
+    assert "misses the notice period" in revision_prompt and "Draft one" in revision_prompt
+
+
+def test_general_answer_by_the_orchestrator_skips_integration(tmp_path):
+    FakeChatModel.enqueue("general", "Mount Everest is the tallest mountain in the world.", "OK")
+    result = ask("What is the tallest mountain in the world?", profile=team(), db=tmp_path / "t.sqlite")
+    assert result["route"]["by"] == "llm" and result["route"]["domain"] == "general"
+    integrate = result["trace"][-1]
+    assert integrate["node"] == "integrate" and integrate["skipped"] and "orchestrator wrote the draft" in integrate["note"]
+    assert result["answer"] == "Mount Everest is the tallest mountain in the world."
+
+
+def test_trivial_question_skips_the_review(tmp_path):
+    FakeChatModel.enqueue("¡Hola! ¿En qué puedo ayudarte hoy?")
+    result = ask("¡Hola!", profile=team(), db=tmp_path / "t.sqlite")
+    assert result["language"] == "es"
+    review = [r for r in result["trace"] if r["node"] == "review"][0]
+    assert review["skipped"] and review["model"] is None
+
+
+def test_a_thread_continues_in_a_new_graph_and_the_reviewer_sees_the_first_turn(tmp_path):
+    db = tmp_path / "t.sqlite"
+    FakeChatModel.enqueue("Un contrato de arrendamiento cede el uso de una vivienda.", "OK",
+                          "Un contrato de arrendamiento cede el uso de una vivienda a cambio de una renta.")
+    first = ask("¿Qué es un contrato de arrendamiento?", profile=team(), db=db, thread_id="hilo")
+    FakeChatModel.calls.clear()
+    FakeChatModel.enqueue("El casero debe avisar antes del desahucio.", "OK", "Debe avisar con antelación.")
+    second = ask("¿Y puede mi casero echarme sin aviso?", profile=team(), db=db, thread_id="hilo")
+    assert (first["turn"], second["turn"]) == (1, 2)
+    reviewer_input = [m for name, m in FakeChatModel.calls if name == "fake-reviewer"][0][-1]["content"]
+    assert "¿Qué es un contrato de arrendamiento?" in reviewer_input
+    assert "a cambio de una renta" in reviewer_input
+    with sqlite_checkpointer(db) as saver:
+        state = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "hilo"}}).values
+    kinds = [type(m) for m in state["messages"]]
+    assert kinds == [HumanMessage, AIMessage, HumanMessage, AIMessage]
+    assert state["messages"][1].response_metadata["route"]["domain"] == "legal"
+
+
+def test_a_model_failing_mid_run_leaves_the_thread_intact_and_the_next_turn_works(tmp_path):
+    db = tmp_path / "t.sqlite"
+    FakeChatModel.enqueue("Leases need notice.", "OK", "A lease needs written notice.")
+    ask("What notice does a lease need?", profile=team(), db=db, thread_id="t")
+    crashing = team(legal=fake_spec("fake-legal-crash", fail_after_tokens=1))
+    with pytest.raises(ModelRunError, match="fake-legal-crash failed as legal"):
+        ask("Can my landlord evict me?", profile=crashing, db=db, thread_id="t")
+    FakeChatModel.enqueue("Not without a court order.", "OK", "Not without a court order in most places.")
+    again = ask("Can my landlord evict me?", profile=team(), db=db, thread_id="t")
+    assert again["turn"] == 2
+    with sqlite_checkpointer(db) as saver:
+        messages = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "t"}}).values["messages"]
+    assert [m.content for m in messages] == [
+        "What notice does a lease need?", "A lease needs written notice.",
+        "Can my landlord evict me?", "Not without a court order in most places."]
+
+
+def test_empty_question_writes_nothing(tmp_path):
+    db = tmp_path / "t.sqlite"
+    with pytest.raises(EmptyQuestionError):
+        ask("   ", profile=team(), db=db)
+    assert not db.exists()
+
+
+def test_a_missing_model_file_is_named_before_anything_is_written(tmp_path):
+    db = tmp_path / "t.sqlite"
+    missing = ModelSpec(name="phi", path=tmp_path / "Phi-3-mini-4k-instruct.Q4_0.gguf", fix="download it")
+    with pytest.raises(ModelFileError, match=r"Phi-3-mini-4k-instruct\.Q4_0\.gguf: not found\. Fix: download it"):
+        ask("Can my landlord evict me?", profile=team(legal=missing), db=db)
+    assert not db.exists()

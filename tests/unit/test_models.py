@@ -1,0 +1,92 @@
+"""Profiles: embedded by default, the seed's GPT4All set when its files are there, TOML overrides."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents.errors import ProfileError
+from agents.models import ROLES, SEED, describe, resolve
+
+
+def _seed_folder(tmp_path, monkeypatch, skip=()):
+    folder = tmp_path / "gpt4all"
+    folder.mkdir()
+    for role, (_, names, _, _) in SEED.items():
+        if role not in skip:
+            (folder / names[0]).write_bytes(b"GGUF")
+    monkeypatch.setenv("CONCILIO_GPT4ALL_DIR", str(folder))
+    return folder
+
+
+def test_default_is_embedded_with_every_role_on_smollm2():
+    profile = resolve(fetch=False)
+    assert profile.name == "embedded" and profile.note == ""
+    assert {r.role for r in profile.roles} == set(ROLES)
+    assert {r.model.name for r in profile.roles} == {"SmolLM2-135M-Instruct"}
+    assert len(profile.models()) == 1  # one file shared by four roles: one load
+
+
+def test_seed_profile_is_chosen_automatically_when_all_files_are_present(tmp_path, monkeypatch):
+    folder = _seed_folder(tmp_path, monkeypatch)
+    profile = resolve(fetch=False)
+    assert profile.name == "gpt4all-seed"
+    assert profile.role("legal").model.path == folder / "Phi-3-mini-4k-instruct.Q4_0.gguf"
+    assert profile.role("reviewer").model.chat_template == "llama3"
+    assert len(profile.models()) == 4
+
+
+def test_a_partial_seed_set_falls_back_to_embedded_naming_what_is_missing(tmp_path, monkeypatch):
+    _seed_folder(tmp_path, monkeypatch, skip=("technical",))
+    profile = resolve(fetch=False)
+    assert profile.name == "embedded"
+    assert "technical (starcoder-newbpe-q4_0.gguf)" in profile.note
+
+
+def test_asking_for_the_seed_profile_without_its_files_names_each_missing_one(tmp_path, monkeypatch):
+    _seed_folder(tmp_path, monkeypatch, skip=("legal", "reviewer"))
+    with pytest.raises(ProfileError) as err:
+        resolve("gpt4all-seed")
+    assert "Phi-3-mini-4k-instruct.Q4_0.gguf" in str(err.value)
+    assert "Meta-Llama-3.1-8B-Instruct-128k-Q4_0.gguf" in str(err.value)
+    assert "orca" not in str(err.value)
+
+
+def test_toml_config_overrides_one_role(tmp_path):
+    cfg = tmp_path / "concilio.toml"
+    cfg.write_text('profile = "embedded"\n[roles.technical]\npath = "models/coder.gguf"\n'
+                   'chat_template = "chatml"\ncontext_window = 8192\nprompt = "Answer with code."\n', "utf-8")
+    profile = resolve(str(cfg), fetch=False)
+    tech = profile.role("technical")
+    assert tech.model.path == tmp_path / "models" / "coder.gguf" and tech.model.name == "coder"
+    assert tech.model.context_window == 8192 and tech.prompt == "Answer with code."
+    assert profile.role("legal").model.name == "SmolLM2-135M-Instruct"
+    rows = {r.role: r for r in describe(profile)}
+    assert rows["technical"].present is False and rows["technical"].size_bytes is None
+
+
+def test_user_config_file_is_picked_up_automatically(tmp_path, monkeypatch):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[roles.legal]\nmax_tokens = 99\n', "utf-8")
+    monkeypatch.setenv("CONCILIO_CONFIG", str(cfg))
+    assert resolve(fetch=False).role("legal").max_tokens == 99
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("[roles.judge]\npath = 'x.gguf'\n", "unknown role"),
+        ("[roles.legal]\ncolour = 'red'\n", "unknown key"),
+        ("profile = 'cloud'\n", "profile must be"),
+        ("[roles.legal\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_files_get_clear_errors(tmp_path, text, message):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text, "utf-8")
+    with pytest.raises(ProfileError, match=message):
+        resolve(str(cfg), fetch=False)
+
+
+def test_unknown_profile_name():
+    with pytest.raises(ProfileError, match="unknown profile 'turbo'"):
+        resolve("turbo")
