@@ -155,10 +155,10 @@ def _convert(original: Path, dest: Path) -> None:
 
 def conversion_differences(original: Path, converted: Path) -> list[str]:
     """Everything that differs between the two files other than tokenizer.ggml.pre smollm -> starcoder."""
-    from agents.gguf_file import KEY_PRE_TOKENIZER, metadata, tensor_digests
+    from agents.gguf_file import KEY_PRE_TOKENIZER, summary
 
     problems: list[str] = []
-    before, after = metadata(original), metadata(converted)
+    (before, before_tensors), (after, after_tensors) = summary(original), summary(converted)
     if before.get(KEY_PRE_TOKENIZER) != PRE_FROM:
         problems.append(f"original pre-tokenizer is {before.get(KEY_PRE_TOKENIZER)!r}, expected {PRE_FROM!r}")
     if after.get(KEY_PRE_TOKENIZER) != PRE_TO:
@@ -166,6 +166,6 @@ def conversion_differences(original: Path, converted: Path) -> list[str]:
     for key in sorted(set(before) | set(after)):
         if key != KEY_PRE_TOKENIZER and before.get(key) != after.get(key):
             problems.append(f"metadata {key} changed")
-    if tensor_digests(original) != tensor_digests(converted):
+    if before_tensors != after_tensors:
         problems.append("tensors differ")
     return problems

@@ -84,22 +84,17 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
     )
 
 
-def metadata(path: str | os.PathLike[str]) -> dict[str, object]:
-    """Every metadata key of a GGUF file with its value (for tests and `concilio models --verbose`)."""
-    import gguf
-
-    reader = gguf.GGUFReader(str(path), "r")
-    return {name: f.contents() for name, f in reader.fields.items() if not name.startswith("GGUF.")}
-
-
-def tensor_digests(path: str | os.PathLike[str]) -> dict[str, tuple[str, tuple[int, ...], int]]:
-    """name -> (sha256 of the tensor's bytes, shape, ggml type), to prove two files carry the same weights."""
+def summary(path: str | os.PathLike[str]) -> tuple[dict[str, object], dict[str, tuple[str, tuple[int, ...], int]]]:
+    """(every metadata key with its value, name -> (sha256 of the tensor's bytes, shape, ggml type)),
+    read in one pass: enough to prove two files carry the same weights and keys."""
     import hashlib
 
     import gguf
 
     reader = gguf.GGUFReader(str(path), "r")
-    return {
+    keys = {name: f.contents() for name, f in reader.fields.items() if not name.startswith("GGUF.")}
+    tensors = {
         t.name: (hashlib.sha256(t.data.tobytes()).hexdigest(), tuple(int(d) for d in t.shape), int(t.tensor_type))
         for t in reader.tensors
     }
+    return keys, tensors

@@ -97,5 +97,6 @@ def review(team: Team, lang: str, question: str, draft: str, finish: str,
     found = checks(draft, finish, lang)
     if found:
         verdict = {"verdict": "revise", "issues": found + verdict["issues"], "by": "checks"}
-    reply.trace["note"] = f"verdict {verdict['verdict']} ({verdict['by']})"
+    earlier = sum(m["role"] == "user" for m in history)
+    reply.trace["note"] = f"verdict {verdict['verdict']} ({verdict['by']}); saw {earlier} earlier turn(s)"
     return verdict, reply.trace, messages[-1]["content"]

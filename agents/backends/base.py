@@ -27,7 +27,9 @@ class GenParams:
     temperature: float = 0.0
     top_k: int = 1
     top_p: float = 1.0
-    repeat_penalty: float = 1.1
+    # 1.0: llama.cpp's repeat penalty also hits the end-of-turn token that sits in the prompt's last
+    # tokens, so a penalised small model stops ending its answers. LoopGuard handles repetition instead.
+    repeat_penalty: float = 1.0
     repeat_last_n: int = 64
     stop_on_loop: bool = True  # stop a small model that starts repeating itself (see LoopGuard)
 

@@ -1,0 +1,91 @@
+"""The embedded model itself: the conversion is exactly one metadata value, and the converted file
+answers simple Spanish, English and code prompts sensibly through the gpt4all backend."""
+
+from __future__ import annotations
+
+import pytest
+
+from agents import embedded
+from agents.backends import GenParams
+from agents.gguf_file import KEY_PRE_TOKENIZER, summary
+from agents.models import resolve
+from agents.slot import GpuSlot
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture(scope="module")
+def files():
+    return embedded.ensure()
+
+
+@pytest.fixture(scope="module")
+def model(files):
+    spec = resolve("embedded").role("orchestrator").model
+    slot = GpuSlot()
+    with slot.hold(spec) as lease:
+        yield lease.model
+    slot.clear()
+
+
+def test_original_is_the_file_inside_the_pinned_wheel(files):
+    assert embedded.sha256_file(files.original) == embedded.GGUF_SHA256
+
+
+def test_the_copy_differs_only_in_the_pre_tokenizer(files):
+    (before, original_tensors), (after, converted_tensors) = summary(files.original), summary(files.converted)
+    assert before[KEY_PRE_TOKENIZER] == "smollm" and after[KEY_PRE_TOKENIZER] == "starcoder"
+    changed = {k for k in set(before) | set(after) if before.get(k) != after.get(k)}
+    assert changed == {KEY_PRE_TOKENIZER}
+    assert len(original_tensors) == 272
+    assert converted_tensors == original_tensors
+
+
+def test_a_damaged_copy_is_rebuilt_on_next_use(tmp_path, files):
+    folder = tmp_path / "models"
+    folder.mkdir()
+    (folder / embedded.ORIGINAL_NAME).write_bytes(files.original.read_bytes())
+    embedded._write_stamp(folder / embedded.ORIGINAL_NAME, embedded.GGUF_SHA256)
+    rebuilt = embedded.ensure(folder)
+    assert embedded.conversion_differences(rebuilt.original, rebuilt.converted) == []
+    with open(rebuilt.converted, "r+b") as fh:  # damage it: the stamp no longer matches
+        fh.truncate(1000)
+    again = embedded.ensure(folder)
+    assert again.converted.stat().st_size == files.converted.stat().st_size
+
+
+def ask(model, system, user, max_tokens=60):
+    return model.complete([{"role": "system", "content": system}, {"role": "user", "content": user}],
+                          GenParams(max_tokens=max_tokens))
+
+
+def test_english(model):
+    out = ask(model, "You are a helpful assistant.", "What is the capital of France?")
+    assert "Paris" in out.text and out.finish == "stop" and out.tokens_in > 10
+
+
+SPANISH = "Eres un asistente útil. Responde siempre en español."
+
+
+@pytest.mark.parametrize("question, topic", [("¿Cuál es la capital de España?", "espana"),
+                                             ("¿De qué color es el cielo?", "cielo"),
+                                             ("¿Qué es el agua?", "agua")])
+def test_spanish(model, question, topic):
+    # A 135M model writes on-topic Spanish sentences, but its Spanish facts are unreliable
+    # (it does not know Paris in Spanish): we assert language, topic and a finished sentence.
+    from agents.language import detect
+    from agents.routing_rules import fold
+
+    out = ask(model, SPANISH, question)
+    assert detect(out.text)[0] == "es", out.text
+    assert topic in fold(out.text) and len(out.text.split()) >= 3 and out.finish in ("stop", "loop")
+
+
+def test_spanish_code_request(model):
+    out = ask(model, SPANISH, "Escribe una función en Python que sume dos números.", 80)
+    assert "def " in out.text and "return" in out.text
+
+
+def test_code(model):
+    out = ask(model, "You are an expert programmer.", "Write a Python function that adds two numbers.", 80)
+    assert "def " in out.text and "return" in out.text and "+" in out.text
