@@ -41,14 +41,17 @@ _SYNONYMS = {"tecnico": "technical", "tecnica": "technical", "juridico": "legal"
 INTEGRATE_PROMPTS = {
     "en": (
         "You are a helpful assistant. Answer the user's question in English, clearly and briefly. "
-        "An expert wrote the answer below; use it, and fix what the reviewer's notes point out.\n\n"
-        "Expert answer:\n{draft}\n\nReviewer's notes: {notes}"
+        "An expert wrote the answer below; use it.\n\nExpert answer:\n{draft}"
     ),
     "es": (
         "Eres un asistente útil. Responde en español a la pregunta del usuario, de forma clara y breve. "
-        "Un experto escribió la respuesta de abajo; úsala y corrige lo que señalen las notas del revisor.\n\n"
-        "Respuesta del experto:\n{draft}\n\nNotas del revisor: {notes}"
+        "Un experto escribió la respuesta de abajo; úsala.\n\nRespuesta del experto:\n{draft}"
     ),
+}
+# Added only when the reviewer found something: a small model copies an empty "notes: -" line verbatim.
+INTEGRATE_NOTES = {
+    "en": "\n\nA reviewer found these problems; fix them in your answer: {notes}",
+    "es": "\n\nUn revisor encontró estos problemas; corrígelos en tu respuesta: {notes}",
 }
 
 
@@ -124,7 +127,9 @@ def can_skip_integration(*, draft_role: str, verdict: str, draft_language: str |
 def integrate(team: Team, *, question: str, draft: str, notes: str, lang: str,
               prompt: str | None = None) -> tuple[str, TraceEntry]:
     """The final answer in `lang`. Falls back to the draft when the rewrite is empty or in another language."""
-    system = (prompt or INTEGRATE_PROMPTS[lang]).format(draft=draft, notes=notes or "-")
+    system = (prompt or INTEGRATE_PROMPTS[lang]).replace("{draft}", draft)
+    if notes:
+        system += INTEGRATE_NOTES[lang].format(notes=notes)
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": question}]
     reply = team.call("integrate", "orchestrator", messages, max_tokens=320)
     text = reply.text.strip()

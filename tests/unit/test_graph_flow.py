@@ -40,6 +40,8 @@ def test_legal_question_flows_through_specialist_review_and_integration(tmp_path
         "fake-legal", "fake-reviewer", "fake-orchestrator"]
     assert all(rows[n]["swapped"] for n in ("legal", "review", "integrate"))
     assert set(rows["legal"]) >= {"node", "model", "seconds", "load_seconds", "swapped", "tokens", "skipped"}
+    integrate_system = FakeChatModel.calls[-1][1][0]["content"]
+    assert "A lease requires written notice" in integrate_system and "reviewer" not in integrate_system
 
 
 def test_a_revise_verdict_sends_the_draft_back_once_at_most(tmp_path):
@@ -50,6 +52,8 @@ def test_a_revise_verdict_sends_the_draft_back_once_at_most(tmp_path):
     assert nodes(result) == ["analyze", "legal", "review", "legal", "review", "integrate"]
     revision_prompt = FakeChatModel.calls[2][1][-1]["content"]
     assert "misses the notice period" in revision_prompt and "Draft one" in revision_prompt
+    integrate_system = FakeChatModel.calls[-1][1][0]["content"]
+    assert "A reviewer found these problems" in integrate_system and "still vague" in integrate_system
 
 
 def test_general_answer_by_the_orchestrator_skips_integration(tmp_path):
