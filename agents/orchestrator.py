@@ -87,6 +87,8 @@ def parse_domain(text: str) -> str | None:
 
 def analyze(team: Team, question: str, *, previous_language: str | None = None,
             force_domain: str | None = None) -> Analysis:
+    """Language, complexity and domain: a forced route, else the cues, else (when the profile allows)
+    the orchestrator model, else general."""
     start = time.perf_counter()
     lang, _ = language.detect(question, fallback=previous_language or "en")
     level = routing_rules.complexity(question)
@@ -101,6 +103,10 @@ def analyze(team: Team, question: str, *, previous_language: str | None = None,
     if level == "trivial":
         row = trace_row("analyze", seconds=time.perf_counter() - start, note="trivial question: general")
         return Analysis("general", 0.9, "rules", lang, level, row)
+    if not team.profile.model_routing:
+        row = trace_row("analyze", seconds=time.perf_counter() - start,
+                        note="no cues: general (model routing is off for this profile)")
+        return Analysis("general", 0.5, "rules", lang, level, row)
     messages: list[Message] = [{"role": "system", "content": ROUTER_SYSTEM}]
     for shot, label in ROUTER_SHOTS:
         messages += [{"role": "user", "content": shot}, {"role": "assistant", "content": label}]

@@ -65,6 +65,17 @@ def test_general_answer_by_the_orchestrator_skips_integration(tmp_path):
     assert result["answer"] == "Mount Everest is the tallest mountain in the world."
 
 
+def test_without_model_routing_an_undecided_question_goes_to_general_without_a_model_call(tmp_path):
+    from dataclasses import replace
+
+    quiet = Team(replace(fake_profile(), model_routing=False), GpuSlot())
+    FakeChatModel.enqueue("El cielo es azul por la dispersión de Rayleigh.", "OK")
+    result = ask("¿Por qué el cielo es azul?", profile=quiet, db=tmp_path / "t.sqlite")
+    assert result["route"] == {"domain": "general", "confidence": 0.5, "by": "rules"}
+    assert result["trace"][0]["model"] is None and "model routing is off" in result["trace"][0]["note"]
+    assert [name for name, _ in FakeChatModel.calls] == ["fake-orchestrator", "fake-reviewer"]
+
+
 def test_trivial_question_skips_the_review(tmp_path):
     FakeChatModel.enqueue("¡Hola! ¿En qué puedo ayudarte hoy?")
     result = ask("¡Hola!", profile=team(), db=tmp_path / "t.sqlite")

@@ -24,6 +24,7 @@ def test_default_is_embedded_with_every_role_on_smollm2():
     assert {r.role for r in profile.roles} == set(ROLES)
     assert {r.model.name for r in profile.roles} == {"SmolLM2-135M-Instruct"}
     assert len(profile.models()) == 1  # one file shared by four roles: one load
+    assert profile.model_routing is False  # measured: the 135M model can't route (see evals/pipeline.py)
 
 
 def test_seed_profile_is_chosen_automatically_when_all_files_are_present(tmp_path, monkeypatch):
@@ -33,6 +34,7 @@ def test_seed_profile_is_chosen_automatically_when_all_files_are_present(tmp_pat
     assert profile.role("legal").model.path == folder / "Phi-3-mini-4k-instruct.Q4_0.gguf"
     assert profile.role("reviewer").model.chat_template == "llama3"
     assert len(profile.models()) == 4
+    assert profile.model_routing is True
 
 
 def test_a_partial_seed_set_falls_back_to_embedded_naming_what_is_missing(tmp_path, monkeypatch):
@@ -60,6 +62,7 @@ def test_toml_config_overrides_one_role(tmp_path):
     assert tech.model.path == tmp_path / "models" / "coder.gguf" and tech.model.name == "coder"
     assert tech.model.context_window == 8192 and tech.prompt == "Answer with code."
     assert profile.role("legal").model.name == "SmolLM2-135M-Instruct"
+    assert profile.model_routing is True  # a real model now plays a role
     rows = {r.role: r for r in describe(profile)}
     assert rows["technical"].present is False and rows["technical"].size_bytes is None
 
@@ -90,3 +93,12 @@ def test_bad_config_files_get_clear_errors(tmp_path, text, message):
 def test_unknown_profile_name():
     with pytest.raises(ProfileError, match="unknown profile 'turbo'"):
         resolve("turbo")
+
+
+def test_model_routing_can_be_set_in_the_config(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text("model_routing = true\n", "utf-8")
+    assert resolve(str(cfg), fetch=False).model_routing is True
+    cfg.write_text("model_routing = 'yes'\n", "utf-8")
+    with pytest.raises(ProfileError, match="model_routing must be true or false"):
+        resolve(str(cfg), fetch=False)
