@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import TypedDict
+
+from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
 from agents import language
 from agents.backends import Message

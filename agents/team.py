@@ -11,7 +11,8 @@ import functools
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TypedDict
+
+from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
 from agents.backends import GenParams, Message
 from agents.backends.base import TokenCallback

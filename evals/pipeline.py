@@ -17,7 +17,6 @@ import json
 import statistics
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "routing" / "dev.jsonl"

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass
-from typing import Annotated, Any, TypedDict
+from typing import Annotated, Any
 
 from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
+from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
 from agents.reviewer import Verdict
 from agents.team import TraceEntry

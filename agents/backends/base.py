@@ -13,7 +13,9 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar, TypedDict
+from typing import ClassVar
+
+from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
 
 class Message(TypedDict):

@@ -21,3 +21,21 @@ def test_importing_the_graph_loads_no_backend_and_opens_no_database(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert list(tmp_path.iterdir()) == []  # nothing created
+
+
+def test_studio_can_build_the_graph_schemas():
+    """`langgraph dev` renders input, output and context schemas; pydantic must be able to build them."""
+    from graphs.cooperation import graph
+
+    assert "question" in graph.get_input_jsonschema()["properties"]
+    assert {"answer", "route", "language", "trace"} <= set(graph.get_output_jsonschema()["properties"])
+    assert "profile" in graph.get_context_jsonschema()["properties"]
+
+
+def test_the_graph_has_the_cooperation_shape():
+    from graphs.cooperation import graph
+
+    g = graph.get_graph()
+    edges = {(e.source, e.target) for e in g.edges}
+    assert {("__start__", "analyze"), ("analyze", "legal"), ("analyze", "technical"), ("analyze", "general"),
+            ("legal", "review"), ("review", "integrate"), ("review", "legal"), ("integrate", "__end__")} <= edges
