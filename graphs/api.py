@@ -37,10 +37,15 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     team = team_for(profile)
     preflight(team)
     thread_id = thread_id or uuid.uuid4().hex[:12]
+    config = {"configurable": {"thread_id": thread_id}}
     with sqlite_checkpointer(db) as saver:
         graph = build_graph(checkpointer=saver)
-        out = graph.invoke({"question": text, "force_domain": force_domain},
-                           {"configurable": {"thread_id": thread_id}}, context=Context(profile=team))
+        pending = graph.get_state(config)
+        # The same question on a turn that stopped part-way (a crash, a model error): carry on from the
+        # last checkpoint, keeping the nodes that completed. A different question starts a new turn.
+        resumed = bool(pending.next) and pending.values.get("question") == text and not force_domain
+        out = graph.invoke(None if resumed else {"question": text, "force_domain": force_domain}, config,
+                           context=Context(profile=team))
     return {
         "answer": out["answer"],
         "route": out["route"],
@@ -49,4 +54,5 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         "turn": out["turn"],
         "profile": team.profile.name,
         "trace": out["trace"],
+        "resumed": resumed,
     }

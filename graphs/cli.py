@@ -51,7 +51,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print()
     print(f"route: {route['domain']} (by {route['by']}, confidence {route['confidence']:.2f}) · "
           f"language: {result['language']} · profile: {result['profile']} · "
-          f"thread: {result['thread_id']} (turn {result['turn']})")
+          f"thread: {result['thread_id']} (turn {result['turn']}"
+          + (", resumed from its checkpoint)" if result.get("resumed") else ")"))
     print(trace_table(result["trace"]))
     return 0
 

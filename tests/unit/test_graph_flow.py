@@ -121,6 +121,21 @@ def test_a_model_failing_mid_run_leaves_the_thread_intact_and_the_next_turn_work
         "Can my landlord evict me?", "Not without a court order in most places."]
 
 
+def test_asking_the_same_question_again_resumes_the_interrupted_turn_from_its_checkpoint(tmp_path):
+    db = tmp_path / "t.sqlite"
+    FakeChatModel.enqueue("A tenant must get written notice.")
+    broken_reviewer = team(reviewer=fake_spec("fake-reviewer-crash", fail_load="out of memory"))
+    with pytest.raises(ModelRunError, match="fake-reviewer-crash failed as reviewer: out of memory"):
+        ask("Can my landlord evict me?", profile=broken_reviewer, db=db, thread_id="r")
+    FakeChatModel.calls.clear()
+    FakeChatModel.enqueue("OK", "Your landlord must give written notice first.")
+    result = ask("Can my landlord evict me?", profile=team(), db=db, thread_id="r")
+    assert result["resumed"] is True and result["turn"] == 1
+    assert [name for name, _ in FakeChatModel.calls] == ["fake-reviewer", "fake-orchestrator"]  # no re-draft
+    assert [r["node"] for r in result["trace"]] == ["analyze", "legal", "review", "integrate"]
+    assert "written notice" in FakeChatModel.calls[0][1][-1]["content"]  # the saved draft was reviewed
+
+
 def test_empty_question_writes_nothing(tmp_path):
     db = tmp_path / "t.sqlite"
     with pytest.raises(EmptyQuestionError):
