@@ -15,6 +15,7 @@ from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it be
 from agents import language
 from agents.backends import Message
 from agents.team import Team, TraceEntry
+from memory.context import char_budget, fit_newest
 
 PROMPTS = {
     "en": (
@@ -68,20 +69,13 @@ def checks(draft: str, finish: str, lang: str) -> list[str]:
 
 def transcript(history: Sequence[Message], budget_chars: int) -> str:
     """The thread as text, newest turns kept when it must be cut."""
-    lines = [f"{m['role']}: {m['content']}" for m in history]
-    kept: list[str] = []
-    for line in reversed(lines):
-        budget_chars -= len(line) + 1
-        if budget_chars < 0:
-            break
-        kept.append(line)
-    return "\n".join(reversed(kept))
+    return "\n".join(f"{m['role']}: {m['content']}" for m in fit_newest(history, budget_chars))
 
 
 def build_messages(lang: str, question: str, draft: str, history: Sequence[Message], *,
                    context_window: int, prompt: str | None = None) -> list[Message]:
-    budget = int(context_window * CONTEXT_SHARE * 3) - len(question) - len(draft)
-    thread = transcript(history, max(budget, 0)) or "(no earlier turns)"
+    budget = char_budget(context_window, CONTEXT_SHARE, reserved_chars=len(question) + len(draft))
+    thread = transcript(history, budget) or "(no earlier turns)"
     body = (f"Conversation so far / Conversación:\n{thread}\n\nNew question / Nueva pregunta:\n{question}\n\n"
             f"Draft answer / Borrador:\n{draft}")
     return [{"role": "system", "content": prompt or PROMPTS[lang]}, {"role": "user", "content": body}]

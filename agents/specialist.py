@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from agents import legal, orchestrator, technical
 from agents.backends import Message
 from agents.team import Reply, Team
+from memory.context import char_budget, fit_newest
 
 ROLE_FOR_DOMAIN = {"legal": "legal", "technical": "technical", "general": "orchestrator"}
 _PROMPTS = {"legal": legal.PROMPTS, "technical": technical.PROMPTS, "general": orchestrator.GENERAL_PROMPTS}
@@ -21,30 +22,17 @@ REVISION_NOTE = {
           "Escribe una respuesta corregida a la pregunta.",
 }
 HISTORY_SHARE = 0.5  # at most this share of the model's window goes to earlier turns
-CHARS_PER_TOKEN = 3  # conservative estimate until per-model tokenizer counts land
 
 
 def role_for(domain: str) -> str:
     return ROLE_FOR_DOMAIN[domain]
 
 
-def fit_history(history: Sequence[Message], context_window: int) -> list[Message]:
-    """The most recent turns that fit in HISTORY_SHARE of the window (oldest dropped first)."""
-    budget = int(context_window * HISTORY_SHARE * CHARS_PER_TOKEN)
-    kept: list[Message] = []
-    for message in reversed(history):
-        budget -= len(message["content"])
-        if budget < 0:
-            break
-        kept.append(message)
-    return kept[::-1]
-
-
 def build_messages(domain: str, lang: str, question: str, history: Sequence[Message], *,
                    context_window: int, prompt: str | None = None, revision: tuple[str, str] | None = None
                    ) -> list[Message]:
     messages: list[Message] = [{"role": "system", "content": prompt or _PROMPTS[domain][lang]}]
-    messages += fit_history(history, context_window)
+    messages += fit_newest(history, char_budget(context_window, HISTORY_SHARE))
     messages.append({"role": "user", "content": question})
     if revision is not None:
         draft, notes = revision
