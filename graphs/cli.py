@@ -2,6 +2,7 @@
 
   concilio ask "QUESTION" [--thread ID] [--profile NAME|FILE.toml] [--domain D] [--json]
   concilio models [--profile NAME|FILE.toml] [--json]
+  concilio threads list|show T|delete T|fork T [--turn N] [--to NEW] [--json]
 """
 
 from __future__ import annotations
@@ -76,6 +77,46 @@ def cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_threads(args: argparse.Namespace) -> int:
+    from graphs.cooperation import build_graph
+    from memory import threads
+    from memory.checkpoints import sqlite_checkpointer
+
+    with sqlite_checkpointer() as saver:
+        graph = build_graph(checkpointer=saver)
+        if args.action == "list":
+            items = threads.list_threads(graph, saver)
+            if args.json:
+                print(json.dumps(threads.as_dicts(items), ensure_ascii=False))
+                return 0
+            rows = [["thread", "turns", "updated", "last question"]]
+            rows += [[t.thread_id, str(t.turns) + (" +1 unfinished" if t.pending else ""), t.updated[:19],
+                      t.last_question[:60]] for t in items]
+            print(_table(rows) if items else "no threads yet: concilio ask \"...\" starts one")
+            return 0
+        if not args.thread:
+            raise ConcilioError(f"concilio threads {args.action} needs a thread id")
+        if args.action == "show":
+            turns = threads.show(graph, args.thread)
+            if args.json:
+                print(json.dumps(threads.as_dicts(turns), ensure_ascii=False))
+                return 0
+            for t in turns:
+                route = t.route.get("domain", "?")
+                print(f"── turn {t.turn} · {route} · {t.language or '?'} · {', '.join(t.models) or '-'}")
+                print(f"Q: {t.question}")
+                print(f"A: {t.answer}" if t.answer is not None else "A: (unfinished: ask it again to resume)")
+            return 0
+        if args.action == "delete":
+            threads.delete(saver, graph, args.thread)
+            print(f"deleted thread {args.thread}")
+            return 0
+        new = args.to or f"{args.thread}-fork"
+        copied = threads.fork(graph, args.thread, new, turn=args.turn)
+        print(f"forked {args.thread} after turn {copied} into {new}: concilio ask \"...\" --thread {new}")
+        return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="concilio", description="Several local LLMs answering as one.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -90,6 +131,13 @@ def parser() -> argparse.ArgumentParser:
     m.add_argument("--profile")
     m.add_argument("--json", action="store_true")
     m.set_defaults(func=cmd_models)
+    t = sub.add_parser("threads", help="list, show, fork or delete conversation threads")
+    t.add_argument("action", choices=["list", "show", "delete", "fork"])
+    t.add_argument("thread", nargs="?")
+    t.add_argument("--turn", type=int, help="fork: keep the thread up to this completed turn")
+    t.add_argument("--to", help="fork: the new thread's id (default: THREAD-fork)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_threads)
     return p
 
 
