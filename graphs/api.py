@@ -44,8 +44,10 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         # The same question on a turn that stopped part-way (a crash, a model error): carry on from the
         # last checkpoint, keeping the nodes that completed. A different question starts a new turn.
         resumed = bool(pending.next) and pending.values.get("question") == text and not force_domain
+        # durability="sync": each node's checkpoint is on disk before the next node starts, so a process
+        # killed between nodes loses nothing (the default writes checkpoints in the background).
         out = graph.invoke(None if resumed else {"question": text, "force_domain": force_domain}, config,
-                           context=Context(profile=team))
+                           context=Context(profile=team), durability="sync")
     return {
         "answer": out["answer"],
         "route": out["route"],

@@ -2,13 +2,16 @@
 reproducible: lock races, load failures, mid-generation crashes, slow loads.
 
 Knobs come from the model spec's `options` (so a TOML profile can use it too):
-  load_seconds, fail_load ("message"), fail_after_tokens (int), reply ("text" or "echo"), tokens_per_second.
+  load_seconds, fail_load ("message"), fail_after_tokens (int), reply ("text" or "echo"), tokens_per_second,
+  kill_process_on_load (SIGKILL this process when the model loads: a crash between two graph nodes).
 Every instance is recorded in `FakeChatModel.events` (load/close/complete, in order) so tests can
 check what the slot did.
 """
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from collections.abc import Sequence
@@ -40,6 +43,8 @@ class FakeChatModel(ChatModel):
         self.note = ""
         opts = dict(spec.options)
         self._record("load-start")
+        if opts.get("kill_process_on_load"):
+            os.kill(os.getpid(), signal.SIGKILL)
         time.sleep(float(opts.get("load_seconds", 0)))
         if opts.get("fail_load"):
             self._record("load-failed")

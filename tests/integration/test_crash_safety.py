@@ -1,0 +1,54 @@
+"""A run SIGKILLed between nodes resumes from its last checkpoint when the same question is asked again
+on the same thread, and no completed turn is lost or duplicated. Real processes, killed for real; the
+fake backend's `kill_process_on_load` makes the kill land exactly between two nodes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+
+from graphs.cooperation import build_graph
+from memory.checkpoints import sqlite_checkpointer
+
+ROUNDS = 20
+KILL_AT = ["legal", "reviewer", "orchestrator"]  # before the specialist, the review, the integration
+
+
+def profile(path, kill_role: str | None) -> str:
+    lines = []
+    for role in ("orchestrator", "legal", "technical", "reviewer"):
+        kill = "true" if role == kill_role else "false"
+        lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
+                  f'options = {{ reply = "The {role} says a lease needs notice.", kill_process_on_load = {kill} }}']
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return str(path)
+
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "graphs.cli", *args], capture_output=True, text=True,
+                          env=dict(os.environ), timeout=120)
+
+
+def test_killed_between_nodes_resumes_20_times_out_of_20(tmp_path):
+    ok = profile(tmp_path / "ok.toml", None)
+    first = cli("ask", "What does a lease need?", "--thread", "crash", "--profile", ok, "--json")
+    assert first.returncode == 0, first.stderr
+    for i in range(ROUNDS):
+        question = f"Lease question number {i}?"
+        killer = profile(tmp_path / f"kill{i}.toml", KILL_AT[i % len(KILL_AT)])
+        crashed = cli("ask", question, "--thread", "crash", "--profile", killer, "--json")
+        assert crashed.returncode == -signal.SIGKILL, (crashed.returncode, crashed.stderr)
+        resumed = cli("ask", question, "--thread", "crash", "--profile", ok, "--json")
+        assert resumed.returncode == 0, resumed.stderr
+        out = json.loads(resumed.stdout)
+        assert out["resumed"] is True and out["turn"] == i + 2
+        assert out["trace"][0]["node"] == "analyze" and out["trace"][-1]["node"] == "integrate"
+    with sqlite_checkpointer() as saver:
+        state = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "crash"}})
+    questions = [m.content for m in state.values["messages"] if m.type == "human"]
+    answers = [m for m in state.values["messages"] if m.type == "ai"]
+    assert questions == ["What does a lease need?"] + [f"Lease question number {i}?" for i in range(ROUNDS)]
+    assert len(answers) == ROUNDS + 1 and not state.next
