@@ -2,40 +2,118 @@
 
 `langgraph dev` brings its own persistence, so the exported graph has none; code, the CLI and
 notebooks open one here and pass it to `build_graph(checkpointer=...)`.
+
+Opening checks, before anything is written: the file is a SQLite database, it is writable and not
+locked by another process, and it was not written by a newer concilio. concilio's own schema changes are
+an ordered list of named migrations, recorded in the database as they are applied (LangGraph migrates
+its checkpoint tables itself in `setup()`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from agents.errors import ConcilioError
 from agents.paths import data_dir
 
 DB_NAME = "threads.sqlite"
+FIX = "set CONCILIO_DATA_DIR to another folder, or move the file away"
+
+
+def _baseline(conn: sqlite3.Connection) -> None:
+    """0001: record that this database holds concilio threads (LangGraph's tables come from setup())."""
+
+
+MIGRATIONS: list[tuple[str, Callable[[sqlite3.Connection], None]]] = [
+    ("0001_baseline", _baseline),
+]
+
+
+class DatabaseError(ConcilioError):
+    def __init__(self, db: object, problem: str, fix: str = FIX) -> None:
+        super().__init__(f"conversation database {db}: {problem}. Fix: {fix}")
 
 
 def default_db_path() -> Path:
     return data_dir() / DB_NAME
 
 
+def _connect(db: str | Path) -> sqlite3.Connection:
+    timeout = float(os.environ.get("CONCILIO_DB_TIMEOUT", "30"))
+    uri = isinstance(db, str) and db.startswith("file:")
+    if not uri:
+        Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return sqlite3.connect(str(db), check_same_thread=False, timeout=timeout, uri=uri)
+
+
+def _check_writable(conn: sqlite3.Connection, db: object) -> None:
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        conn.execute("BEGIN IMMEDIATE")  # takes the write lock, or fails: locked, not a database
+        try:
+            conn.execute(f"PRAGMA user_version = {int(version)}")  # a real write, rolled back: read-only fails
+        finally:
+            conn.execute("ROLLBACK")
+    except sqlite3.DatabaseError as exc:
+        text = str(exc)
+        if "not a database" in text:
+            raise DatabaseError(db, "is not a SQLite database") from None
+        if "readonly" in text or "read-only" in text:
+            raise DatabaseError(db, "is read-only", "check the file's permissions, or " + FIX) from None
+        if "locked" in text:
+            raise DatabaseError(db, "is locked by another process",
+                                "wait for the other concilio to finish and try again") from None
+        raise DatabaseError(db, text) from None
+
+
+def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
+    """Apply the migrations this database lacks, in order; refuse one written by a newer concilio."""
+    with conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS concilio_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM concilio_migrations")}
+    unknown = sorted(applied - {name for name, _ in MIGRATIONS})
+    if unknown:
+        raise DatabaseError(db, f"was written by a newer concilio (migrations {', '.join(unknown)})",
+                            "upgrade concilio, or " + FIX)
+    done = []
+    for name, step in MIGRATIONS:
+        if name not in applied:
+            with conn:  # one transaction per step: a failed step leaves the database as it was
+                step(conn)
+                conn.execute("INSERT INTO concilio_migrations VALUES (?, ?)",
+                             (name, dt.datetime.now(dt.timezone.utc).isoformat()))
+            done.append(name)
+    return done
+
+
 @contextlib.contextmanager
 def sqlite_checkpointer(path: str | Path | None = None) -> Iterator:
-    """A `SqliteSaver` on `path` (default: the data folder's threads.sqlite), WAL mode, closed on exit."""
+    """A `SqliteSaver` on `path` (default: the data folder's threads.sqlite; a `file:` URI also works),
+    WAL mode, checked and migrated, closed on exit."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    db = Path(path) if path is not None else default_db_path()
+    db = path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
     try:
-        db.parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(str(db), check_same_thread=False, timeout=30)
+        conn = _connect(db)
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseError(db, f"can't be opened ({exc})") from None
+    try:
+        _check_writable(conn, db)
         conn.execute("PRAGMA journal_mode=WAL")
+        migrate(conn, db)
         saver = SqliteSaver(conn)
         saver.setup()
-    except (OSError, sqlite3.Error) as exc:
-        raise ConcilioError(f"can't open the conversation database {db}: {exc}. "
-                            "Check the folder's permissions, or set CONCILIO_DATA_DIR.") from exc
+    except sqlite3.Error as exc:
+        conn.close()
+        raise DatabaseError(db, str(exc)) from None
+    except BaseException:
+        conn.close()
+        raise
     try:
         yield saver
     finally:

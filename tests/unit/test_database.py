@@ -1,0 +1,79 @@
+"""The conversation database: bad files get clear errors and are never changed; migrations are
+recorded; a database from a newer concilio is refused."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import pytest
+
+from agents.backends.fake import FakeChatModel
+from agents.slot import GpuSlot
+from agents.team import Team
+from graphs.api import ask
+from memory.checkpoints import MIGRATIONS, DatabaseError, migrate, sqlite_checkpointer
+from tests.conftest import fake_profile
+
+
+def one_turn(db):
+    FakeChatModel.enqueue("A lease needs notice.", "OK", "Leases need written notice.")
+    return ask("What does a lease need?", profile=Team(fake_profile(), GpuSlot()), db=db, thread_id="t")
+
+
+def test_migrations_are_recorded_once(tmp_path):
+    db = tmp_path / "t.sqlite"
+    with sqlite_checkpointer(db):
+        pass
+    conn = sqlite3.connect(db)
+    assert [r[0] for r in conn.execute("SELECT name FROM concilio_migrations")] == [n for n, _ in MIGRATIONS]
+    assert migrate(conn) == []  # nothing left to apply
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_database_from_a_newer_concilio_is_refused_and_left_as_it_was(tmp_path):
+    db = tmp_path / "t.sqlite"
+    one_turn(db)
+    with sqlite3.connect(db) as conn:
+        conn.execute("INSERT INTO concilio_migrations VALUES ('0099_future', 'x')")
+    before = db.read_bytes()
+    with pytest.raises(DatabaseError, match="written by a newer concilio .*0099_future.* upgrade concilio"):
+        one_turn(db)
+    assert db.read_bytes() == before
+
+
+def test_not_a_database(tmp_path):
+    db = tmp_path / "t.sqlite"
+    db.write_bytes(b"these are my notes, not a database" * 100)
+    before = db.read_bytes()
+    with pytest.raises(DatabaseError, match=r"t\.sqlite: is not a SQLite database\. Fix: set CONCILIO_DATA_DIR"):
+        one_turn(db)
+    assert db.read_bytes() == before
+
+
+def test_a_locked_database_is_reported_and_nothing_is_written(tmp_path, monkeypatch):
+    db = tmp_path / "t.sqlite"
+    one_turn(db)
+    monkeypatch.setenv("CONCILIO_DB_TIMEOUT", "0.2")
+    holder = sqlite3.connect(db, isolation_level=None)
+    holder.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(DatabaseError, match="locked by another process"):
+            FakeChatModel.enqueue("x", "OK", "y")
+            ask("Another question about a lease?", profile=Team(fake_profile(), GpuSlot()), db=db, thread_id="t")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    with sqlite_checkpointer(db) as saver:
+        from graphs.cooperation import build_graph
+
+        state = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "t"}})
+    assert [m.content for m in state.values["messages"]] == ["What does a lease need?", "Leases need written notice."]
+
+
+def test_a_read_only_database_is_reported(tmp_path):
+    db = tmp_path / "t.sqlite"
+    one_turn(db)
+    # As root, file permissions don't stop writes; SQLite's read-only mode is the same condition.
+    with pytest.raises(DatabaseError, match="is read-only"):
+        with sqlite_checkpointer(f"file:{db}?mode=ro"):
+            pass
