@@ -15,7 +15,7 @@ from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it be
 from agents import language
 from agents.backends import Message
 from agents.team import Team, TraceEntry
-from memory.context import char_budget, fit_newest
+from memory.context import Fitted, char_budget, fit_context
 
 PROMPTS = {
     "en": (
@@ -67,31 +67,36 @@ def checks(draft: str, finish: str, lang: str) -> list[str]:
     return issues
 
 
-def transcript(history: Sequence[Message], budget_chars: int) -> str:
-    """The thread as text, newest turns kept when it must be cut."""
-    return "\n".join(f"{m['role']}: {m['content']}" for m in fit_newest(history, budget_chars))
+def transcript(fitted: Fitted) -> str:
+    """The thread as text: summary lines for older turns, then recent turns verbatim."""
+    lines = [f"(summary) {line}" for line in fitted.summary]
+    lines += [f"{m['role']}: {m['content']}" for m in fitted.recent]
+    return "\n".join(lines)
 
 
 def build_messages(lang: str, question: str, draft: str, history: Sequence[Message], *,
-                   context_window: int, prompt: str | None = None) -> list[Message]:
+                   context_window: int, prompt: str | None = None, summaries: Sequence[str] = ()
+                   ) -> tuple[list[Message], Fitted]:
     budget = char_budget(context_window, CONTEXT_SHARE, reserved_chars=len(question) + len(draft))
-    thread = transcript(history, budget) or "(no earlier turns)"
+    fitted = fit_context(history, summaries, budget)
+    thread = transcript(fitted) or "(no earlier turns)"
     body = (f"Conversation so far / Conversación:\n{thread}\n\nNew question / Nueva pregunta:\n{question}\n\n"
             f"Draft answer / Borrador:\n{draft}")
-    return [{"role": "system", "content": prompt or PROMPTS[lang]}, {"role": "user", "content": body}]
+    return [{"role": "system", "content": prompt or PROMPTS[lang]}, {"role": "user", "content": body}], fitted
 
 
 def review(team: Team, lang: str, question: str, draft: str, finish: str,
-           history: Sequence[Message]) -> tuple[Verdict, TraceEntry, str]:
+           history: Sequence[Message], summaries: Sequence[str] = ()) -> tuple[Verdict, TraceEntry, str]:
     """(verdict, trace row, the text the reviewer model received)."""
     spec = team.role("reviewer")
-    messages = build_messages(lang, question, draft, history, context_window=spec.model.context_window,
-                              prompt=spec.prompt)
+    messages, fitted = build_messages(lang, question, draft, history, context_window=spec.model.context_window,
+                                      prompt=spec.prompt, summaries=summaries)
     reply = team.call("review", "reviewer", messages, max_tokens=48)
     verdict = parse_verdict(reply.text)
     found = checks(draft, finish, lang)
     if found:
         verdict = {"verdict": "revise", "issues": found + verdict["issues"], "by": "checks"}
     earlier = sum(m["role"] == "user" for m in history)
-    reply.trace["note"] = f"verdict {verdict['verdict']} ({verdict['by']}); saw {earlier} earlier turn(s)"
+    reply.trace["note"] = (f"verdict {verdict['verdict']} ({verdict['by']}); saw {earlier} earlier turn(s); "
+                           + fitted.note())
     return verdict, reply.trace, messages[-1]["content"]

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from agents import legal, orchestrator, technical
 from agents.backends import Message
 from agents.team import Reply, Team
-from memory.context import char_budget, fit_newest
+from memory.context import Fitted, char_budget, fit_context
 
 ROLE_FOR_DOMAIN = {"legal": "legal", "technical": "technical", "general": "orchestrator"}
 _PROMPTS = {"legal": legal.PROMPTS, "technical": technical.PROMPTS, "general": orchestrator.GENERAL_PROMPTS}
@@ -22,29 +22,41 @@ REVISION_NOTE = {
           "Escribe una respuesta corregida a la pregunta.",
 }
 HISTORY_SHARE = 0.5  # at most this share of the model's window goes to earlier turns
+SUMMARY_HEADER = {"en": "Earlier in this conversation (summary):", "es": "Antes en esta conversación (resumen):"}
 
 
 def role_for(domain: str) -> str:
     return ROLE_FOR_DOMAIN[domain]
 
 
+def with_summary(system: str, fitted: Fitted, lang: str) -> str:
+    if not fitted.summary:
+        return system
+    return system + "\n\n" + SUMMARY_HEADER[lang] + "\n" + "\n".join(f"- {line}" for line in fitted.summary)
+
+
 def build_messages(domain: str, lang: str, question: str, history: Sequence[Message], *,
-                   context_window: int, prompt: str | None = None, revision: tuple[str, str] | None = None
-                   ) -> list[Message]:
-    messages: list[Message] = [{"role": "system", "content": prompt or _PROMPTS[domain][lang]}]
-    messages += fit_newest(history, char_budget(context_window, HISTORY_SHARE))
+                   context_window: int, prompt: str | None = None, revision: tuple[str, str] | None = None,
+                   summaries: Sequence[str] = ()) -> tuple[list[Message], Fitted]:
+    reserved = len(question) + (2 * len(revision[0]) if revision else 0)
+    fitted = fit_context(history, summaries, char_budget(context_window, HISTORY_SHARE, reserved))
+    messages: list[Message] = [{"role": "system", "content": with_summary(prompt or _PROMPTS[domain][lang],
+                                                                          fitted, lang)}]
+    messages += fitted.recent
     messages.append({"role": "user", "content": question})
     if revision is not None:
         draft, notes = revision
         messages += [{"role": "assistant", "content": draft},
                      {"role": "user", "content": REVISION_NOTE[lang].format(notes=notes, draft=draft)}]
-    return messages
+    return messages, fitted
 
 
 def answer(team: Team, domain: str, lang: str, question: str, history: Sequence[Message], *,
-           revision: tuple[str, str] | None = None, on_token=None) -> Reply:
+           revision: tuple[str, str] | None = None, summaries: Sequence[str] = (), on_token=None) -> Reply:
     role = role_for(domain)
     spec = team.role(role)
-    messages = build_messages(domain, lang, question, history, context_window=spec.model.context_window,
-                              prompt=spec.prompt, revision=revision)
-    return team.call(domain, role, messages, max_tokens=320, on_token=on_token)
+    messages, fitted = build_messages(domain, lang, question, history, context_window=spec.model.context_window,
+                                      prompt=spec.prompt, revision=revision, summaries=summaries)
+    reply = team.call(domain, role, messages, max_tokens=320, on_token=on_token)
+    reply.trace["note"] = "; ".join(filter(None, [reply.trace.get("note", ""), fitted.note()]))
+    return reply

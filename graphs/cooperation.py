@@ -25,6 +25,7 @@ from agents.backends import Message
 from agents.team import Team, team_for, trace_row
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
+from memory.context import summarize_turn
 
 
 def _team(runtime: Runtime[Context] | None) -> Team:
@@ -73,7 +74,7 @@ def _specialist(domain: str):
         if review and review["verdict"] == "revise":
             revision = (state["draft"], "; ".join(review["issues"]))
         reply = specialist.answer(_team(runtime), domain, state["language"], state["question"],
-                                  _history(state), revision=revision)
+                                  _history(state), revision=revision, summaries=state.get("summaries", []))
         if revision:
             reply.trace["note"] = "; ".join(filter(None, ["revision", reply.trace.get("note", "")]))
         return {
@@ -94,7 +95,8 @@ def review(state: State, runtime: Runtime[Context]) -> dict:
         row = trace_row("review", skipped=True, note="trivial question: nothing to review", turn=state["turn"])
         return {"review": {"verdict": "ok", "issues": [], "by": "checks"}, "trace": [row]}
     verdict, row, _ = reviewer.review(_team(runtime), state["language"], state["question"], state["draft"],
-                                      state.get("draft_finish", "stop"), _history(state))
+                                      state.get("draft_finish", "stop"), _history(state),
+                                      state.get("summaries", []))
     return {"review": verdict, "trace": [{**row, "turn": state["turn"]}]}
 
 
@@ -113,7 +115,7 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
     models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]
     meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models))}
     return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],
-            "trace": [row]}
+            "summaries": [summarize_turn(state["question"], answer)], "trace": [row]}
 
 
 def build_graph(*, checkpointer=None, store=None, cache=None):

@@ -47,6 +47,7 @@ class State(InputState, OutputState, total=False):
     draft_finish: str
     review: Verdict | None
     revisions: int
+    summaries: Annotated[list[str], operator.add]  # one line per completed turn (memory/context.py)
 
 
 @dataclass

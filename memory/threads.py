@@ -112,7 +112,8 @@ def fork(graph, thread_id: str, new_thread_id: str, *, turn: int | None = None) 
         if isinstance(message, AIMessage) and sum(isinstance(m, AIMessage) for m in messages) == turn:
             break
     messages = messages if turn else []
-    values = {"messages": messages, "language": latest.values.get("language")}
+    values = {"messages": messages, "language": latest.values.get("language"),
+              "summaries": list(latest.values.get("summaries", []))[:turn]}
     graph.update_state(_config(new_thread_id), values, as_node="integrate")
     return turn
 

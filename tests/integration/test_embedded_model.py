@@ -89,3 +89,18 @@ def test_spanish_code_request(model):
 def test_code(model):
     out = ask(model, "You are an expert programmer.", "Write a Python function that adds two numbers.", 80)
     assert "def " in out.text and "return" in out.text and "+" in out.text
+
+
+@pytest.mark.parametrize("text", [
+    "Leases set the rent and the term. Tenants must receive notice before any eviction.",
+    "El contrato de arrendamiento fija la renta y la duración. El inquilino debe recibir un preaviso.",
+    "def reverse(items):\n    return items[::-1]\n\nprint(reverse([1, 2, 3]))  # [3, 2, 1]",
+])
+def test_the_context_estimate_never_undercounts_smollm2_tokens(model, text):
+    from memory.context import CHARS_PER_TOKEN
+
+    def prompt_tokens(content):
+        return model.complete([{"role": "user", "content": content}], GenParams(max_tokens=1)).tokens_in
+
+    tokens = prompt_tokens(text * 4) - prompt_tokens("x") + 1
+    assert len(text * 4) / CHARS_PER_TOKEN >= tokens

@@ -33,11 +33,25 @@ def test_checks_flag_empty_looping_and_wrong_language_drafts():
     assert checks("La capital de Francia es París, una ciudad con mucha historia.", "stop", "es") == []
 
 
-def test_the_reviewer_sees_the_whole_thread_and_cuts_the_oldest_turns_first():
+def test_the_reviewer_sees_the_whole_thread_and_compresses_what_does_not_fit():
     history = [{"role": "user", "content": "Me llamo Ana y vivo en Madrid."},
                {"role": "assistant", "content": "Encantado, Ana."}]
-    body = build_messages("es", "¿Dónde vivo?", "Vives en Madrid.", history, context_window=4096)[-1]["content"]
+    body = build_messages("es", "¿Dónde vivo?", "Vives en Madrid.", history, context_window=4096)[0][-1]["content"]
     assert "Me llamo Ana y vivo en Madrid." in body and "Vives en Madrid." in body
     long = [{"role": "user", "content": "old " * 400}, {"role": "user", "content": "recent fact"}]
-    tiny = build_messages("en", "q?", "a", long, context_window=200)[-1]["content"]
-    assert "recent fact" in tiny and "old old" not in tiny
+    tiny = build_messages("en", "q?", "a", long, context_window=200)[0][-1]["content"]
+    assert "user: recent fact" in tiny and "user: old" not in tiny  # the old turn isn't verbatim...
+    summary_line = next(line for line in tiny.splitlines() if line.startswith("(summary) old old"))
+    assert len(summary_line) <= len("(summary) ") + 132 and summary_line.endswith("…")  # ...but clipped
+
+
+def test_older_turns_reach_the_reviewer_as_summary_lines():
+    history = []
+    for i in range(12):
+        history += [{"role": "user", "content": f"Fact number {i}: my budget is {i}00 euros. " + "pad " * 30},
+                    {"role": "assistant", "content": f"Noted, {i}00 euros. " + "more " * 30}]
+    messages, fitted = build_messages("en", "What was my budget?", "It was 300.", history, context_window=1024)
+    body = messages[-1]["content"]
+    assert fitted.summarized_turns > 0 and fitted.verbatim_turns > 0 and fitted.dropped_turns == 0
+    assert "(summary) Fact number 0: my budget is 000 euros." in body
+    assert "user: Fact number 11" in body
