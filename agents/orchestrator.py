@@ -55,6 +55,44 @@ INTEGRATE_NOTES = {
 }
 
 
+# What the integrator proposes to remember across threads, from the user's own words (es/en).
+# Names and places must be capitalised; the lead-in phrases match in any case.
+_CAP = r"[A-ZÁÉÍÓÚÑ][\w'-]+"
+MEMORY_PATTERNS = {
+    "name": re.compile(rf"(?i:\b(?:me llamo|mi nombre es|my name is|call me))\s+({_CAP}(?:\s+{_CAP})?)"),
+    "jurisdiction": re.compile(
+        rf"(?i:\b(?:vivo en|resido en|soy de|i live in|i'm based in|i am based in|i'm from|i am from))"
+        rf"\s+({_CAP}(?:\s+{_CAP})*)"),
+    "stack": re.compile(
+        r"(?i:\b(?:uso|trabajo con|programo en|i use|i work with|i code in|i program in))\s+"
+        r"([A-Z][\w+#.]*(?:\s*(?:,|and|y)\s*[A-Z][\w+#.]*)*)"),
+}
+_LANGUAGE_PREFERENCE = re.compile(
+    r"(?i)\b(?:responde|respóndeme|contesta|answer|reply|respond)\s+(?:siempre\s+|always\s+)?"
+    r"(?:en|in)\s+(español|castellano|inglés|ingles|spanish|english)\b")
+
+
+def propose_memories(question: str) -> dict[str, str]:
+    """Durable facts the user stated about themselves: name, jurisdiction, stack, language preference."""
+    facts = {}
+    for key, pattern in MEMORY_PATTERNS.items():
+        match = pattern.search(question)
+        if match:
+            facts[key] = match.group(1).strip(" .,")
+    match = _LANGUAGE_PREFERENCE.search(question)
+    if match:
+        facts["language"] = "en" if routing_rules.fold(match.group(1)) in ("ingles", "english") else "es"
+    return facts
+
+
+def known_facts(memories: dict[str, str], lang: str) -> str:
+    """The user's remembered facts as one line for a system prompt ('' when there are none)."""
+    if not memories:
+        return ""
+    header = {"en": "Known about the user", "es": "Datos conocidos del usuario"}[lang]
+    return f"{header}: " + "; ".join(f"{k}: {v}" for k, v in sorted(memories.items()))
+
+
 @dataclass
 class Analysis:
     domain: str
@@ -131,11 +169,13 @@ def can_skip_integration(*, draft_role: str, verdict: str, draft_language: str |
 
 
 def integrate(team: Team, *, question: str, draft: str, notes: str, lang: str,
-              prompt: str | None = None) -> tuple[str, TraceEntry]:
+              prompt: str | None = None, facts: str = "") -> tuple[str, TraceEntry]:
     """The final answer in `lang`. Falls back to the draft when the rewrite is empty or in another language."""
     system = (prompt or INTEGRATE_PROMPTS[lang]).replace("{draft}", draft)
     if notes:
         system += INTEGRATE_NOTES[lang].format(notes=notes)
+    if facts:
+        system += "\n\n" + facts
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": question}]
     reply = team.call("integrate", "orchestrator", messages, max_tokens=320)
     text = reply.text.strip()

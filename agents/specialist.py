@@ -29,7 +29,9 @@ def role_for(domain: str) -> str:
     return ROLE_FOR_DOMAIN[domain]
 
 
-def with_summary(system: str, fitted: Fitted, lang: str) -> str:
+def with_summary(system: str, fitted: Fitted, lang: str, facts: str = "") -> str:
+    if facts:
+        system += "\n\n" + facts
     if not fitted.summary:
         return system
     return system + "\n\n" + SUMMARY_HEADER[lang] + "\n" + "\n".join(f"- {line}" for line in fitted.summary)
@@ -37,11 +39,11 @@ def with_summary(system: str, fitted: Fitted, lang: str) -> str:
 
 def build_messages(domain: str, lang: str, question: str, history: Sequence[Message], *,
                    context_window: int, prompt: str | None = None, revision: tuple[str, str] | None = None,
-                   summaries: Sequence[str] = ()) -> tuple[list[Message], Fitted]:
-    reserved = len(question) + (2 * len(revision[0]) if revision else 0)
+                   summaries: Sequence[str] = (), facts: str = "") -> tuple[list[Message], Fitted]:
+    reserved = len(question) + len(facts) + (2 * len(revision[0]) if revision else 0)
     fitted = fit_context(history, summaries, char_budget(context_window, HISTORY_SHARE, reserved))
     messages: list[Message] = [{"role": "system", "content": with_summary(prompt or _PROMPTS[domain][lang],
-                                                                          fitted, lang)}]
+                                                                          fitted, lang, facts)}]
     messages += fitted.recent
     messages.append({"role": "user", "content": question})
     if revision is not None:
@@ -52,11 +54,12 @@ def build_messages(domain: str, lang: str, question: str, history: Sequence[Mess
 
 
 def answer(team: Team, domain: str, lang: str, question: str, history: Sequence[Message], *,
-           revision: tuple[str, str] | None = None, summaries: Sequence[str] = (), on_token=None) -> Reply:
+           revision: tuple[str, str] | None = None, summaries: Sequence[str] = (), facts: str = "",
+           on_token=None) -> Reply:
     role = role_for(domain)
     spec = team.role(role)
     messages, fitted = build_messages(domain, lang, question, history, context_window=spec.model.context_window,
-                                      prompt=spec.prompt, revision=revision, summaries=summaries)
+                                      prompt=spec.prompt, revision=revision, summaries=summaries, facts=facts)
     reply = team.call(domain, role, messages, max_tokens=320, on_token=on_token)
     reply.trace["note"] = "; ".join(filter(None, [reply.trace.get("note", ""), fitted.note()]))
     return reply

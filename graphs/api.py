@@ -21,6 +21,7 @@ from agents.team import Team, team_for
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory.checkpoints import sqlite_checkpointer
+from memory.store import sqlite_store
 
 
 def preflight(team: Team) -> None:
@@ -38,8 +39,8 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     preflight(team)
     thread_id = thread_id or uuid.uuid4().hex[:12]
     config = {"configurable": {"thread_id": thread_id}}
-    with sqlite_checkpointer(db) as saver:
-        graph = build_graph(checkpointer=saver)
+    with sqlite_checkpointer(db) as saver, sqlite_store(db) as store:
+        graph = build_graph(checkpointer=saver, store=store)
         pending = graph.get_state(config)
         # The same question on a turn that stopped part-way (a crash, a model error): carry on from the
         # last checkpoint, keeping the nodes that completed. A different question starts a new turn.

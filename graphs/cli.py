@@ -3,6 +3,7 @@
   concilio ask "QUESTION" [--thread ID] [--profile NAME|FILE.toml] [--domain D] [--json]
   concilio models [--profile NAME|FILE.toml] [--json]
   concilio threads list|show T|delete T|fork T [--turn N] [--to NEW] [--json]
+  concilio memories list|delete KEY [--json]
 """
 
 from __future__ import annotations
@@ -32,11 +33,12 @@ def _table(rows: list[list[str]]) -> str:
 
 
 def trace_table(trace: list[dict]) -> str:
-    rows = [["node", "model", "seconds", "load s", "swapped", "tokens", "note"]]
+    rows = [["node", "model", "seconds", "load s", "swapped", "tokens in/out", "note"]]
     for r in trace:
         rows.append([r["node"], r.get("model") or "-", f"{r.get('seconds', 0):.2f}",
                      f"{r.get('load_seconds', 0):.2f}", "yes" if r.get("swapped") else "no",
-                     str(r.get("tokens", 0)), ("skipped: " if r.get("skipped") else "") + (r.get("note") or "")])
+                     f"{r.get('tokens_in', 0)}/{r.get('tokens', 0)}",
+                     ("skipped: " if r.get("skipped") else "") + (r.get("note") or "")])
     return _table(rows)
 
 
@@ -117,6 +119,27 @@ def cmd_threads(args: argparse.Namespace) -> int:
         return 0
 
 
+def cmd_memories(args: argparse.Namespace) -> int:
+    from memory import store as memories
+
+    with memories.sqlite_store() as store:
+        if args.action == "delete":
+            if not args.key:
+                raise ConcilioError("concilio memories delete needs a key (see concilio memories list)")
+            memories.forget(store, args.key)
+            print(f"forgot {args.key}")
+            return 0
+        items = memories.list_memories(store)
+    if args.json:
+        print(json.dumps(memories.as_dicts(items), ensure_ascii=False))
+    elif items:
+        print(_table([["key", "value", "learned from", "updated"]]
+                     + [[m.key, m.value, m.source, m.updated] for m in items]))
+    else:
+        print("no memories yet: tell concilio your name, where you live or what you work with")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="concilio", description="Several local LLMs answering as one.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -138,6 +161,11 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("--to", help="fork: the new thread's id (default: THREAD-fork)")
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=cmd_threads)
+    mem = sub.add_parser("memories", help="list or delete what concilio remembers about you across threads")
+    mem.add_argument("action", choices=["list", "delete"])
+    mem.add_argument("key", nargs="?")
+    mem.add_argument("--json", action="store_true")
+    mem.set_defaults(func=cmd_memories)
     return p
 
 

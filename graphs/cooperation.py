@@ -16,6 +16,7 @@ and a model that is already resident costs no load. Nodes are thin: the work is 
 from __future__ import annotations
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
@@ -25,6 +26,7 @@ from agents.backends import Message
 from agents.team import Team, team_for, trace_row
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
+from memory import store as memories
 from memory.context import summarize_turn
 
 
@@ -41,6 +43,10 @@ def _history(state: State) -> list[Message]:
             for m in messages]
 
 
+def _memories(runtime: Runtime[Context] | None) -> dict[str, str]:
+    return memories.recall(runtime.store if runtime is not None else None)
+
+
 def _completed_turns(state: State) -> int:
     return sum(isinstance(m, AIMessage) for m in state.get("messages", []))
 
@@ -50,6 +56,11 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     turn = _completed_turns(state) + 1
     result = orchestrator.analyze(_team(runtime), question, previous_language=state.get("language"),
                                   force_domain=state.get("force_domain"))
+    # A language preference stated now, or remembered from any thread, decides the answer's language.
+    preference = orchestrator.propose_memories(question).get("language") or _memories(runtime).get("language")
+    if preference:
+        result.language = preference
+        result.trace["note"] += f"; answer language {preference} (user preference)"
     return {
         # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
         "messages": [HumanMessage(question, id=f"turn-{turn}-question")],
@@ -74,7 +85,8 @@ def _specialist(domain: str):
         if review and review["verdict"] == "revise":
             revision = (state["draft"], "; ".join(review["issues"]))
         reply = specialist.answer(_team(runtime), domain, state["language"], state["question"],
-                                  _history(state), revision=revision, summaries=state.get("summaries", []))
+                                  _history(state), revision=revision, summaries=state.get("summaries", []),
+                                  facts=orchestrator.known_facts(_memories(runtime), state["language"]))
         if revision:
             reply.trace["note"] = "; ".join(filter(None, ["revision", reply.trace.get("note", "")]))
         return {
@@ -110,8 +122,15 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
         answer, row = draft, trace_row("integrate", skipped=True, note=reason, turn=turn)
     else:
         answer, row = orchestrator.integrate(_team(runtime), question=state["question"], draft=draft,
-                                             notes="; ".join(verdict["issues"]), lang=lang)
+                                             notes="; ".join(verdict["issues"]), lang=lang,
+                                             facts=orchestrator.known_facts(_memories(runtime), lang))
         row = {**row, "turn": turn}
+    proposed = orchestrator.propose_memories(state["question"])
+    if proposed and runtime is not None and runtime.store is not None:
+        thread = get_config().get("configurable", {}).get("thread_id", "?")
+        memories.remember(runtime.store, proposed, source=f"thread {thread}, turn {turn}")
+        remembered = ", ".join(f"{k}={v}" for k, v in proposed.items())
+        row = {**row, "note": "; ".join(filter(None, [row.get("note", ""), f"remembered {remembered}"]))}
     models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]
     meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models))}
     return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],

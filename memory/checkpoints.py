@@ -118,3 +118,21 @@ def sqlite_checkpointer(path: str | Path | None = None) -> Iterator:
         yield saver
     finally:
         conn.close()
+
+
+@contextlib.asynccontextmanager
+async def async_sqlite_checkpointer(path: str | Path | None = None):
+    """An `AsyncSqliteSaver` on the same database, for async code (`graph.ainvoke`, servers).
+
+    The checks and migrations run first through the sync opener, so both open the same, sound file.
+    """
+    import aiosqlite
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    with sqlite_checkpointer(path):
+        pass
+    db = path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
+    async with aiosqlite.connect(str(db)) as conn:
+        saver = AsyncSqliteSaver(conn)
+        await saver.setup()
+        yield saver

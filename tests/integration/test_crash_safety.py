@@ -52,3 +52,7 @@ def test_killed_between_nodes_resumes_20_times_out_of_20(tmp_path):
     answers = [m for m in state.values["messages"] if m.type == "ai"]
     assert questions == ["What does a lease need?"] + [f"Lease question number {i}?" for i in range(ROUNDS)]
     assert len(answers) == ROUNDS + 1 and not state.next
+    shown = cli("threads", "show", "crash")  # a fresh process reads every turn back
+    assert shown.returncode == 0, shown.stderr
+    assert shown.stdout.count("── turn ") == ROUNDS + 1 and "(unfinished" not in shown.stdout
+    assert "Q: Lease question number 19?" in shown.stdout

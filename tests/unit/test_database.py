@@ -77,3 +77,29 @@ def test_a_read_only_database_is_reported(tmp_path):
     with pytest.raises(DatabaseError, match="is read-only"):
         with sqlite_checkpointer(f"file:{db}?mode=ro"):
             pass
+
+
+def test_the_async_checkpointer_shares_threads_with_the_sync_one(tmp_path):
+    import asyncio
+
+    from graphs.cooperation import build_graph
+    from graphs.state import Context
+    from memory.checkpoints import async_sqlite_checkpointer
+
+    db = tmp_path / "t.sqlite"
+    one_turn(db)
+    config = {"configurable": {"thread_id": "t"}}
+
+    async def second_turn():
+        FakeChatModel.enqueue("Notice is usually 30 days.", "OK", "Usually 30 days of notice.")
+        async with async_sqlite_checkpointer(db) as saver:
+            graph = build_graph(checkpointer=saver)
+            return await graph.ainvoke({"question": "How much notice for a lease?"}, config,
+                                       context=Context(profile=Team(fake_profile(), GpuSlot())), durability="sync")
+
+    out = asyncio.run(second_turn())
+    assert out["turn"] == 2
+    with sqlite_checkpointer(db) as saver:
+        state = build_graph(checkpointer=saver).get_state(config)
+    assert [m.content for m in state.values["messages"]][-2:] == ["How much notice for a lease?",
+                                                                   "Usually 30 days of notice."]

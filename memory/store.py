@@ -1,0 +1,80 @@
+"""Cross-thread memory: durable facts about the user (name, language preference, jurisdiction, stack)
+in a LangGraph `SqliteStore` beside the threads, readable by every node through `runtime.store`.
+
+The integrator proposes facts from what the user wrote (agents/orchestrator.py `propose_memories`); a
+user can list and delete them (`concilio memories`, or the functions here).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from agents.errors import ConcilioError
+from memory.checkpoints import DatabaseError, _check_writable, _connect, default_db_path
+
+NAMESPACE = ("user", "facts")  # one local user; a shared deployment would put a user id in here
+
+
+class UnknownMemoryError(ConcilioError):
+    def __init__(self, key: str) -> None:
+        super().__init__(f"no memory {key!r}; `concilio memories list` shows them")
+
+
+@dataclass
+class Memory:
+    key: str
+    value: str
+    source: str
+    updated: str
+
+
+@contextlib.contextmanager
+def sqlite_store(path: str | Path | None = None) -> Iterator:
+    """A `SqliteStore` on the conversation database (default: the data folder's threads.sqlite)."""
+    from langgraph.store.sqlite import SqliteStore
+
+    db = path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
+    try:
+        conn = _connect(db)
+        conn.isolation_level = None  # SqliteStore manages its own transactions
+        _check_writable(conn, db)
+        store = SqliteStore(conn)
+        store.setup()
+    except sqlite3.Error as exc:
+        raise DatabaseError(db, str(exc)) from None
+    try:
+        yield store
+    finally:
+        conn.close()
+
+
+def remember(store, facts: dict[str, str], source: str) -> None:
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    for key, value in facts.items():
+        store.put(NAMESPACE, key, {"value": value, "source": source, "updated": now})
+
+
+def list_memories(store) -> list[Memory]:
+    items = store.search(NAMESPACE, limit=1000)
+    return sorted((Memory(i.key, str(i.value.get("value", "")), str(i.value.get("source", "")),
+                          str(i.value.get("updated", ""))) for i in items), key=lambda m: m.key)
+
+
+def recall(store) -> dict[str, str]:
+    """key -> value, or {} when there is no store (e.g. a graph built without one)."""
+    return {m.key: m.value for m in list_memories(store)} if store is not None else {}
+
+
+def forget(store, key: str) -> None:
+    if store.get(NAMESPACE, key) is None:
+        raise UnknownMemoryError(key)
+    store.delete(NAMESPACE, key)
+
+
+def as_dicts(items: list[Memory]) -> list[dict]:
+    return [asdict(m) for m in items]
