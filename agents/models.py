@@ -149,7 +149,7 @@ def from_config(path: Path, *, fetch: bool = True) -> Profile:
         raise ProfileError(f"{path}: model_routing must be true or false")
     if base_name not in ("embedded", "gpt4all-seed"):
         raise ProfileError(f"{path}: profile must be 'embedded' or 'gpt4all-seed', not {base_name!r}")
-    base = embedded(fetch=fetch) if base_name == "embedded" else gpt4all_seed(require=False)
+    base = embedded(fetch=False) if base_name == "embedded" else gpt4all_seed(require=False)
     overrides = data.get("roles", {})
     unknown = set(overrides) - set(ROLES)
     if unknown:
@@ -171,6 +171,8 @@ def from_config(path: Path, *, fetch: bool = True) -> Profile:
         model = replace(spec.model, **model_kw) if model_kw else spec.model
         roles.append(replace(spec, model=model, prompt=table.get("prompt", spec.prompt),
                              max_tokens=table.get("max_tokens", spec.max_tokens)))
+    if fetch and base_name == "embedded" and any(r.model.path == base.roles[0].model.path for r in roles):
+        embedded(fetch=True)  # fetched only when some role still uses the embedded model
     changed = any(overrides.get(r.role, {}).get("path") for r in base.roles)
     model_routing = routing_setting if routing_setting is not None else (base.model_routing or changed)
     return Profile(f"config:{path}", tuple(roles), model_routing=model_routing)

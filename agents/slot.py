@@ -19,6 +19,7 @@ import time
 from collections.abc import Callable, Hashable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from agents import progress
 from agents.backends import ChatModel, load_model
 from agents.errors import SlotTimeoutError
 from agents.models import ModelSpec
@@ -79,8 +80,10 @@ class GpuSlot:
         generating is unloaded, since its state can't be trusted.
         """
         start = time.perf_counter()
-        if not self._lock.acquire(timeout=self.timeout):
-            raise SlotTimeoutError(spec.name, time.perf_counter() - start)
+        if not self._lock.acquire(blocking=False):
+            progress.emit("waiting", model=spec.name, resident=self.resident())
+            if not self._lock.acquire(timeout=self.timeout):
+                raise SlotTimeoutError(spec.name, time.perf_counter() - start)
         try:
             lease = self._ensure(spec)
             lease.waited_seconds = time.perf_counter() - start - lease.load_seconds - lease.unload_seconds
@@ -101,6 +104,9 @@ class GpuSlot:
         if key in self._resident:
             self._resident[key] = self._resident.pop(key)  # most recently used
             return Lease(self._resident[key][1], spec, evicted=evicted, unload_seconds=unload_s)
+        size = spec.size_bytes()
+        progress.emit("loading", model=spec.name, size_mb=round(size / 2**20, 1) if size else None,
+                      evicted=evicted)
         t0 = time.perf_counter()
         try:
             model = self._loader(spec)
@@ -111,6 +117,7 @@ class GpuSlot:
         self._resident[key] = (spec, model)
         self.max_resident_seen = max(self.max_resident_seen, len(self._resident))
         self.events.append(SlotEvent("load", spec.name, load_s))
+        progress.emit("loaded", model=spec.name, seconds=round(load_s, 3))
         return Lease(model, spec, load_seconds=load_s, unload_seconds=unload_s, swapped=True, evicted=evicted)
 
     def _unload(self, key: Hashable, kind: str = "unload") -> float:

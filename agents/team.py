@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
+from agents import progress
 from agents.backends import GenParams, Message
 from agents.backends.base import TokenCallback
 from agents.errors import ConcilioError, ModelRunError
@@ -64,8 +65,11 @@ class Team:
         spec = self.role(role)
         gen = GenParams(max_tokens=spec.max_tokens or max_tokens, **params)
         start = time.perf_counter()
+        if progress.active():
+            on_token = _tee(on_token, node)
         try:
             with self.slot.hold(spec.model) as lease:
+                progress.emit("generating", node=node, role=role, model=spec.model.name)
                 completion = lease.model.complete(messages, gen, on_token)
         except ConcilioError:
             raise
@@ -80,6 +84,14 @@ class Team:
             tokens=completion.tokens_out, tokens_in=completion.tokens_in,
         )
         return Reply(completion.text, completion.finish, row)
+
+
+def _tee(on_token: TokenCallback | None, node: str) -> TokenCallback:
+    def callback(piece: str):
+        progress.emit("token", node=node, text=piece)
+        return on_token(piece) if on_token is not None else None
+
+    return callback
 
 
 @functools.lru_cache(maxsize=8)

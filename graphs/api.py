@@ -11,6 +11,7 @@ the profile, and every model file the profile names. So bad input writes nothing
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -32,8 +33,13 @@ def preflight(team: Team) -> None:
 
 
 def ask(question: str, *, thread_id: str | None = None, profile: str | Profile | Team | None = None,
-        db: str | Path | None = None, force_domain: str | None = None) -> dict[str, Any]:
-    """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace."""
+        db: str | Path | None = None, force_domain: str | None = None,
+        on_event: Callable[[dict], None] | None = None) -> dict[str, Any]:
+    """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace.
+
+    `on_event` receives progress as it happens (see agents/progress.py): route, waiting, loading, loaded,
+    generating, token, verdict, skipped; the same events a LangGraph client gets with stream_mode="custom".
+    """
     text = clean_question(question)
     team = team_for(profile)
     preflight(team)
@@ -47,8 +53,14 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         resumed = bool(pending.next) and pending.values.get("question") == text and not force_domain
         # durability="sync": each node's checkpoint is on disk before the next node starts, so a process
         # killed between nodes loses nothing (the default writes checkpoints in the background).
-        out = graph.invoke(None if resumed else {"question": text, "force_domain": force_domain}, config,
-                           context=Context(profile=team), durability="sync")
+        payload = None if resumed else {"question": text, "force_domain": force_domain}
+        out: dict[str, Any] = {}
+        for mode, chunk in graph.stream(payload, config, context=Context(profile=team), durability="sync",
+                                        stream_mode=["custom", "values"]):
+            if mode == "values":
+                out = chunk
+            elif on_event is not None:
+                on_event(chunk)
     return {
         "answer": out["answer"],
         "route": out["route"],

@@ -1,6 +1,6 @@
 """`concilio` on the command line.
 
-  concilio ask "QUESTION" [--thread ID] [--profile NAME|FILE.toml] [--domain D] [--json]
+  concilio ask "QUESTION" [--thread ID] [--profile NAME|FILE.toml] [--domain D] [--json | --quiet]
   concilio models [--profile NAME|FILE.toml] [--json]
   concilio threads list|show T|delete T|fork T [--turn N] [--to NEW] [--json]
   concilio memories list|delete KEY [--json]
@@ -42,15 +42,56 @@ def trace_table(trace: list[dict]) -> str:
     return _table(rows)
 
 
+class LiveProgress:
+    """Shows progress events on stderr and streams the final answer's tokens to stdout."""
+
+    def __init__(self) -> None:
+        self.streamed: list[str] = []
+
+    def __call__(self, e: dict) -> None:
+        kind = e.get("event")
+        if kind == "token":
+            if e.get("node") == "integrate":
+                self.streamed.append(e["text"])
+                sys.stdout.write(e["text"])
+                sys.stdout.flush()
+            return
+        line = {
+            "route": lambda: f"route: {e['domain']} (by {e['by']}, {e['confidence']:.2f}) · language {e['language']}",
+            "waiting": lambda: f"waiting for the GPU slot (resident: {', '.join(e['resident']) or '-'})…",
+            "loading": lambda: f"loading {e['model']}" + (f" ({e['size_mb']} MB)" if e.get("size_mb") else "") + "…",
+            "loaded": lambda: f"loaded {e['model']} in {e['seconds']:.2f} s",
+            "generating": lambda: f"{e['node']}: {e['model']} is answering…",
+            "verdict": lambda: f"review: {e['verdict']}" + (f" ({'; '.join(e['issues'])})" if e["issues"] else ""),
+            "skipped": lambda: f"{e['node']} skipped: {e['reason']}",
+        }.get(kind)
+        if line is not None:
+            print(f"concilio: {line()}", file=sys.stderr, flush=True)
+
+    def finish(self, answer: str) -> None:
+        streamed = "".join(self.streamed).strip()
+        if not streamed:
+            print(answer)
+        elif streamed != answer.strip():
+            print("\n\n(the rewrite was discarded; the answer is:)\n" + answer)
+        else:
+            print()
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from graphs.api import ask
 
-    result = ask(args.question, thread_id=args.thread, profile=args.profile, force_domain=args.domain)
+    live = LiveProgress() if not (args.json or args.quiet) else None
+    result = ask(args.question, thread_id=args.thread, profile=args.profile, force_domain=args.domain,
+                 on_event=live)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
+    if live is None:
+        print(result["answer"])
+        return 0
+    live.finish(result["answer"])
     route = result["route"]
-    print(result["answer"])
     print()
     print(f"route: {route['domain']} (by {route['by']}, confidence {route['confidence']:.2f}) · "
           f"language: {result['language']} · profile: {result['profile']} · "
@@ -148,7 +189,9 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--thread", help="continue this conversation thread (default: a new one)")
     a.add_argument("--profile", help="embedded, gpt4all-seed, or a config .toml (default: auto)")
     a.add_argument("--domain", choices=["legal", "technical", "general"], help="skip routing: force this route")
-    a.add_argument("--json", action="store_true", help="print one JSON object")
+    out = a.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print one JSON object, no progress")
+    out.add_argument("--quiet", action="store_true", help="print only the answer, no progress or trace")
     a.set_defaults(func=cmd_ask)
     m = sub.add_parser("models", help="list roles, model files and the active profile")
     m.add_argument("--profile")

@@ -15,13 +15,15 @@ and a model that is already resident costs no load. Nodes are thin: the work is 
 
 from __future__ import annotations
 
+import functools
+
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.config import get_config
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from agents import language, orchestrator, reviewer, specialist
+from agents import language, orchestrator, progress, reviewer, specialist
 from agents.backends import Message
 from agents.team import Team, team_for, trace_row
 from graphs import routing
@@ -43,6 +45,17 @@ def _history(state: State) -> list[Message]:
             for m in messages]
 
 
+def _reporting(node):
+    """Run a node with agents' progress events going to LangGraph's custom stream."""
+
+    @functools.wraps(node)
+    def wrapper(state: State, runtime: Runtime[Context]) -> dict:
+        with progress.reporting(runtime.stream_writer if runtime is not None else None):
+            return node(state, runtime)
+
+    return wrapper
+
+
 def _memories(runtime: Runtime[Context] | None) -> dict[str, str]:
     return memories.recall(runtime.store if runtime is not None else None)
 
@@ -61,6 +74,8 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     if preference:
         result.language = preference
         result.trace["note"] += f"; answer language {preference} (user preference)"
+    progress.emit("route", domain=result.domain, by=result.by, confidence=round(result.confidence, 3),
+                  language=result.language)
     return {
         # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
         "messages": [HumanMessage(question, id=f"turn-{turn}-question")],
@@ -109,6 +124,7 @@ def review(state: State, runtime: Runtime[Context]) -> dict:
     verdict, row, _ = reviewer.review(_team(runtime), state["language"], state["question"], state["draft"],
                                       state.get("draft_finish", "stop"), _history(state),
                                       state.get("summaries", []))
+    progress.emit("verdict", verdict=verdict["verdict"], issues=verdict["issues"], by=verdict["by"])
     return {"review": verdict, "trace": [{**row, "turn": state["turn"]}]}
 
 
@@ -120,6 +136,7 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
                                                draft_language=draft_lang, lang=lang)
     if reason:
         answer, row = draft, trace_row("integrate", skipped=True, note=reason, turn=turn)
+        progress.emit("skipped", node="integrate", reason=reason)
     else:
         answer, row = orchestrator.integrate(_team(runtime), question=state["question"], draft=draft,
                                              notes="; ".join(verdict["issues"]), lang=lang,
@@ -140,11 +157,11 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
 def build_graph(*, checkpointer=None, store=None, cache=None):
     """The compiled cooperation graph. Pass a checkpointer (memory.checkpoints) to keep threads."""
     builder = StateGraph(State, context_schema=Context, input_schema=InputState, output_schema=OutputState)
-    builder.add_node("analyze", analyze)
+    builder.add_node("analyze", _reporting(analyze))
     for domain in ("legal", "technical", "general"):
-        builder.add_node(domain, _specialist(domain))
-    builder.add_node("review", review)
-    builder.add_node("integrate", integrate)
+        builder.add_node(domain, _reporting(_specialist(domain)))
+    builder.add_node("review", _reporting(review))
+    builder.add_node("integrate", _reporting(integrate))
 
     builder.add_edge(START, "analyze")
     builder.add_conditional_edges("analyze", routing.after_analyze, ["legal", "technical", "general"])

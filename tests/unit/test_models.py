@@ -102,3 +102,12 @@ def test_model_routing_can_be_set_in_the_config(tmp_path):
     cfg.write_text("model_routing = 'yes'\n", "utf-8")
     with pytest.raises(ProfileError, match="model_routing must be true or false"):
         resolve(str(cfg), fetch=False)
+
+
+def test_a_config_that_replaces_every_role_does_not_fetch_the_embedded_model(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONCILIO_MODELS_DIR", str(tmp_path / "empty-cache"))
+    cfg = tmp_path / "own.toml"
+    cfg.write_text("".join(f'[roles.{r}]\npath = "{r}.gguf"\n' for r in ROLES), "utf-8")
+    profile = resolve(str(cfg))  # fetch=True, yet nothing to fetch
+    assert {r.model.name for r in profile.roles} == set(ROLES)
+    assert not (tmp_path / "empty-cache").exists()

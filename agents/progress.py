@@ -1,0 +1,33 @@
+"""Progress events from agents without LangGraph in agents/: `emit()` sends to whatever sink the caller
+set with `reporting()` (the graph sets its stream writer, so events arrive as `stream_mode="custom"`).
+
+Events (dicts with an "event" key): route, waiting, loading, loaded, generating, token, verdict, skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from contextvars import ContextVar
+
+Sink = Callable[[dict], None]
+_sink: ContextVar[Sink | None] = ContextVar("concilio_progress", default=None)
+
+
+@contextlib.contextmanager
+def reporting(sink: Sink | None) -> Iterator[None]:
+    token = _sink.set(sink)
+    try:
+        yield
+    finally:
+        _sink.reset(token)
+
+
+def emit(event: str, **data) -> None:
+    sink = _sink.get()
+    if sink is not None:
+        sink({"event": event, **data})
+
+
+def active() -> bool:
+    return _sink.get() is not None

@@ -1,0 +1,95 @@
+"""Progress: the events a user watches (route, waiting, loading, generating, tokens, verdict), through the
+Python API, LangGraph's custom stream, and the CLI's live, quiet and JSON modes."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+from agents import progress
+from agents.backends.fake import FakeChatModel
+from agents.slot import GpuSlot
+from agents.team import Team
+from graphs.api import ask
+from graphs.cli import main
+from graphs.cooperation import build_graph
+from graphs.state import Context
+from tests.conftest import fake_profile, fake_spec
+
+
+def kinds(events):
+    return [e["event"] for e in events if e["event"] != "token"]
+
+
+def test_ask_reports_each_step_in_order(tmp_path):
+    events = []
+    FakeChatModel.enqueue("A lease needs notice.", "OK", "Leases need written notice.")
+    ask("What does a lease need?", profile=Team(fake_profile(), GpuSlot()), db=tmp_path / "t.sqlite",
+        on_event=events.append)
+    assert kinds(events) == ["route", "loading", "loaded", "generating", "loading", "loaded", "generating",
+                             "verdict", "loading", "loaded", "generating"]
+    assert events[0] == {"event": "route", "domain": "legal", "by": "rules", "confidence": 0.7, "language": "en"}
+    loading = [e for e in events if e["event"] == "loading"][0]
+    assert loading["model"] == "fake-legal" and loading["size_mb"] is None  # the fake has no file
+    tokens = "".join(e["text"] for e in events if e["event"] == "token" and e["node"] == "integrate")
+    assert tokens == "Leases need written notice."
+
+
+def test_a_langgraph_client_gets_the_same_events_on_the_custom_stream():
+    FakeChatModel.enqueue("general", "Everest.", "OK")
+    graph = build_graph()
+    team = Team(fake_profile(), GpuSlot())
+    custom = [chunk for chunk in graph.stream({"question": "What is the tallest mountain?"},
+                                              context=Context(profile=team), stream_mode="custom")]
+    assert kinds(custom)[0] == "loading" and "route" in kinds(custom)
+    assert custom[-1] == {"event": "skipped", "node": "integrate",
+                          "reason": "the orchestrator wrote the draft itself, the review passed and it is in "
+                                    "the user's language"}
+
+
+def test_waiting_for_a_busy_slot_is_reported():
+    slot = GpuSlot()
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with slot.hold(fake_spec("a")):
+            held.set()
+            release.wait(5)
+
+    t = threading.Thread(target=holder)
+    t.start()
+    held.wait(5)
+    events = []
+    threading.Timer(0.2, release.set).start()
+    with progress.reporting(events.append), slot.hold(fake_spec("b")):
+        pass
+    t.join()
+    assert events[0] == {"event": "waiting", "model": "b", "resident": ["a"]}
+    assert kinds(events) == ["waiting", "loading", "loaded"]
+
+
+def fake_config(tmp_path) -> str:
+    lines = []
+    for role in ("orchestrator", "legal", "technical", "reviewer"):
+        reply = "OK" if role == "reviewer" else f"The {role} answer about leases and notice."
+        lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
+                  f'options = {{ reply = "{reply}" }}']
+    path = tmp_path / "fake.toml"
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return str(path)
+
+
+def test_cli_live_quiet_and_json(tmp_path, capsys):
+    cfg = fake_config(tmp_path)
+    assert main(["ask", "What does a lease need?", "--profile", cfg]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith("The orchestrator answer about leases and notice.\n")  # streamed, then the trace
+    assert "route: legal" in out and "integrate" in out
+    assert "concilio: route: legal (by rules" in err and "concilio: loading fake-legal" in err
+    assert "concilio: review: ok" in err
+    assert main(["ask", "What does a lease need?", "--profile", cfg, "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert out == "The orchestrator answer about leases and notice.\n" and "concilio:" not in err
+    assert main(["ask", "What does a lease need?", "--profile", cfg, "--json"]) == 0
+    out, err = capsys.readouterr()
+    assert json.loads(out)["answer"] == "The orchestrator answer about leases and notice." and err == ""
