@@ -25,15 +25,18 @@ from langgraph.types import Overwrite
 
 from agents import language, orchestrator, progress, reviewer, specialist
 from agents.backends import Message
-from agents.team import Team, team_for, trace_row
+from agents.team import team_for, trace_row
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
+from graphs.streaming import StreamingTeam
 from memory import store as memories
 from memory.context import summarize_turn
 
 
-def _team(runtime: Runtime[Context] | None) -> Team:
-    return team_for(runtime.context.profile if runtime is not None and runtime.context else None)
+def _team(runtime: Runtime[Context] | None) -> StreamingTeam:
+    """The run's team, its model calls streamed as chat-model runs (stream_mode="messages")."""
+    team = team_for(runtime.context.profile if runtime is not None and runtime.context else None)
+    return StreamingTeam(team, get_config())
 
 
 def _history(state: State) -> list[Message]:

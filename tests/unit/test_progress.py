@@ -93,3 +93,19 @@ def test_cli_live_quiet_and_json(tmp_path, capsys):
     assert main(["ask", "What does a lease need?", "--profile", cfg, "--json"]) == 0
     out, err = capsys.readouterr()
     assert json.loads(out)["answer"] == "The orchestrator answer about leases and notice." and err == ""
+
+
+def test_answer_tokens_reach_stream_mode_messages_as_chunks_tagged_with_their_node():
+    from langchain_core.messages import AIMessageChunk
+
+    FakeChatModel.enqueue("A lease needs notice.", "OK", "Leases need written notice.")
+    graph = build_graph()
+    chunks = [(msg, meta) for msg, meta in graph.stream(
+        {"question": "What does a lease need?"}, context=Context(profile=Team(fake_profile(), GpuSlot())),
+        stream_mode="messages") if isinstance(msg, AIMessageChunk)]
+    by_node: dict[str, str] = {}
+    for msg, meta in chunks:
+        by_node[meta["langgraph_node"]] = by_node.get(meta["langgraph_node"], "") + msg.content
+    assert by_node["integrate"] == "Leases need written notice."
+    assert by_node["legal"] == "A lease needs notice."
+    assert sum(meta["langgraph_node"] == "integrate" for _, meta in chunks) == 4  # one chunk a token
