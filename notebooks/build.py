@@ -1,0 +1,97 @@
+"""Writes the notebooks from these cell lists (so they stay reviewable as code), then
+`python -m notebooks.build --execute` runs them top to bottom and saves them with outputs.
+The test suite executes them too (tests/integration/test_notebooks.py)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+
+QUICKSTART = [
+    ("md", "# concilio: quick start\n\nBuild the cooperation graph, ask in Spanish and English, read the "
+           "trace, and look at the graph. Runs on the embedded model (SmolLM2-135M-Instruct, fetched once)."),
+    ("code", "import tempfile\nfrom pathlib import Path\n\nfrom graphs.api import ask\n"
+             "from graphs.cli import trace_table\n"
+             "\ndb = Path(tempfile.mkdtemp()) / 'threads.sqlite'  # a scratch database for this notebook"),
+    ("md", "## A Spanish question\n`ask` runs one turn: analyze → specialist → review → integrate."),
+    ("code", "es = ask('¿Puede mi casero echarme del piso sin previo aviso?', thread_id='demo-es', db=db)\n"
+             "print(es['answer'])\nprint(es['route'], es['language'])\nprint(trace_table(es['trace']))"),
+    ("md", "## An English question, with progress events as they happen"),
+    ("code", "events = []\n"
+             "en = ask('How do I reverse a list in Python?', thread_id='demo-en', db=db, on_event=events.append)\n"
+             "print(en['answer'])\nprint(trace_table(en['trace']))\n"
+             "print([e['event'] for e in events if e['event'] != 'token'])"),
+    ("md", "## The same thread, a second turn\nThe reviewer sees the first turn (its note says so)."),
+    ("code", "follow = ask('¿Y si no pago la renta?', thread_id='demo-es', db=db)\n"
+             "print(follow['turn'], [r['note'] for r in follow['trace'] if r['node'] == 'review'])"),
+    ("md", "## The graph"),
+    ("code", "from graphs.cooperation import build_graph\nprint(build_graph().get_graph().draw_mermaid())"),
+]
+
+STEP_THROUGH = [
+    ("md", "# Stepping through a run\n\nInterrupt before each node, inspect the state, change the route with "
+           "`update_state`, resume, then list the history and replay from an earlier checkpoint."),
+    ("md", "This question has one cue for each of legal and technical, so the router can't decide and it "
+           "goes to the general route (on the embedded profile the small model isn't asked to route)."),
+    ("code", "from langgraph.checkpoint.memory import InMemorySaver\n\nfrom graphs.cooperation import build_graph\n"
+             "from graphs.state import Context\n\ngraph = build_graph(checkpointer=InMemorySaver())\n"
+             "config = {'configurable': {'thread_id': 'steps'}}\nctx = Context(profile='embedded')\n"
+             "NODES = ['legal', 'technical', 'general', 'review', 'integrate']"),
+    ("md", "## Run until the router has decided"),
+    ("code", "graph.invoke({'question': 'Is it legal to sell my old laptop with its software?'}, config,\n"
+             "             context=ctx, interrupt_before=NODES)\nstate = graph.get_state(config)\n"
+             "print('next:', state.next)\nprint('route:', state.values['route'])"),
+    ("md", "## Change the route\nThe question mentions software; send it to the technical specialist instead. "
+           "`as_node='analyze'` makes the graph re-evaluate the edge out of analyze."),
+    ("code", "route = {**state.values['route'], 'domain': 'technical', 'by': 'override'}\n"
+             "graph.update_state(config, {'route': route}, as_node='analyze')\n"
+             "print('next:', graph.get_state(config).next)"),
+    ("md", "## Resume step by step"),
+    ("code", "while graph.get_state(config).next:\n    node = graph.get_state(config).next[0]\n"
+             "    graph.invoke(None, config, context=ctx, interrupt_before=NODES)\n    print('ran', node)\n"
+             "final = graph.get_state(config).values\nprint(final['answer'])\n"
+             "print([r['node'] for r in final['trace']])"),
+    ("md", "## Time travel\nEvery step left a checkpoint. Replay from the one just before the specialist ran."),
+    ("code", "history = list(graph.get_state_history(config))\nfor snap in history:\n"
+             "    print(snap.config['configurable']['checkpoint_id'][-8:], snap.next)\n"
+             "before = next(s for s in history if s.next == ('technical',))\n"
+             "replayed = graph.invoke(None, before.config, context=ctx)\nprint(replayed['answer'])"),
+]
+
+NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART, "02_step_through.ipynb": STEP_THROUGH}
+
+
+def build(name: str):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+                for kind, src in NOTEBOOKS[name]]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    return nb
+
+
+def execute(nb, timeout: int = 600):
+    from nbclient import NotebookClient
+
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(HERE.parent)}}
+                   ).execute()
+    return nb
+
+
+def main(argv: list[str]) -> int:
+    import nbformat
+
+    for name in NOTEBOOKS:
+        nb = build(name)
+        if "--execute" in argv:
+            execute(nb)
+        nbformat.write(nb, HERE / name)
+        print("wrote", HERE / name)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

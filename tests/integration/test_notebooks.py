@@ -1,0 +1,43 @@
+"""The notebooks run top to bottom on the embedded model, and the committed (executed) copies match
+their source in notebooks/build.py."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from notebooks import build
+
+pytestmark = pytest.mark.model
+
+
+def outputs(nb) -> str:
+    parts = []
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            assert out.get("output_type") != "error", f"{out.get('ename')}: {out.get('evalue')}"
+            parts.append(out.get("text", "") or str(out.get("data", {}).get("text/plain", "")))
+    return "\n".join(parts)
+
+
+@pytest.mark.parametrize("name", sorted(build.NOTEBOOKS))
+def test_committed_notebooks_are_built_from_their_source_and_executed(name):
+    committed = nbformat.read(build.HERE / name, 4)
+    assert [c.source for c in committed.cells] == [c.source for c in build.build(name).cells]
+    code = [c for c in committed.cells if c.cell_type == "code"]
+    assert all(c.get("execution_count") for c in code), "commit them executed: python -m notebooks.build --execute"
+    outputs(committed)  # and without errors
+
+
+def test_quickstart_runs():
+    text = outputs(build.execute(build.build("01_quickstart.ipynb")))
+    assert "'domain': 'legal'" in text and " es\n" in text  # the Spanish question's route and language
+    assert "analyze" in text and "integrate" in text  # the trace
+    assert "saw 1 earlier turn" in text  # the second turn's reviewer saw the first
+    assert "analyze -.-> legal" in text  # the drawn graph
+
+
+def test_step_through_runs():
+    text = outputs(build.execute(build.build("02_step_through.ipynb")))
+    assert "next: ('technical',)" in text  # the route changed with update_state
+    assert "ran integrate" in text and "['analyze', 'technical', 'review', 'integrate']" in text
