@@ -4,6 +4,7 @@
   concilio models [--profile NAME|FILE.toml] [--json]
   concilio threads list|show T|delete T|fork T [--turn N] [--to NEW] [--json]
   concilio memories list|delete KEY [--json]
+  concilio chat [--thread ID] [--profile NAME|FILE.toml]   (/route D, /feedback good|bad, /thread, /quit)
 """
 
 from __future__ import annotations
@@ -99,6 +100,60 @@ def cmd_ask(args: argparse.Namespace) -> int:
           + (", resumed from its checkpoint)" if result.get("resumed") else ")"))
     print(trace_table(result["trace"]))
     return 0
+
+
+CHAT_HELP = ("commands: /route legal|technical|general (next question only), /feedback good|bad, "
+             "/thread, /quit; Ctrl-C stops an answer")
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    import uuid
+
+    from graphs.api import ask
+    from memory import store as memories
+
+    thread = args.thread or uuid.uuid4().hex[:12]
+    forced, last_turn, last_domain = None, None, None
+    print(f"concilio chat · thread {thread} · {CHAT_HELP}", file=sys.stderr)
+    while True:
+        try:
+            line = input("you> ").strip()
+        except EOFError:
+            return 0
+        except KeyboardInterrupt:
+            print(file=sys.stderr)
+            return 0
+        if not line:
+            continue
+        if line.startswith("/"):
+            command, _, arg = line[1:].partition(" ")
+            arg = arg.strip()
+            if command == "quit":
+                return 0
+            if command == "thread":
+                print(f"thread {thread}")
+            elif command == "route" and arg in ("legal", "technical", "general"):
+                forced = arg
+                print(f"next question goes to {arg}")
+            elif command == "feedback" and arg in ("good", "bad") and last_turn is not None:
+                with memories.sqlite_store() as store:
+                    memories.record_feedback(store, thread, last_turn, arg, last_domain)
+                print(f"feedback {arg} recorded for turn {last_turn}")
+            else:
+                print(CHAT_HELP if command != "feedback" else "ask something first, then /feedback good|bad")
+            continue
+        live = LiveProgress()
+        try:
+            result = ask(line, thread_id=thread, profile=args.profile, force_domain=forced, on_event=live)
+        except KeyboardInterrupt:
+            print("\n(stopped: nothing was stored for this question; ask it again to resume)", file=sys.stderr)
+            continue
+        except ConcilioError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        forced = None
+        live.finish(result["answer"])
+        last_turn, last_domain = result["turn"], result["route"]["domain"]
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -209,6 +264,10 @@ def parser() -> argparse.ArgumentParser:
     mem.add_argument("key", nargs="?")
     mem.add_argument("--json", action="store_true")
     mem.set_defaults(func=cmd_memories)
+    c = sub.add_parser("chat", help="a conversation in the terminal, with streaming")
+    c.add_argument("--thread")
+    c.add_argument("--profile")
+    c.set_defaults(func=cmd_chat)
     return p
 
 

@@ -18,6 +18,7 @@ from agents.errors import ConcilioError
 from memory.checkpoints import DatabaseError, _check_writable, _connect, default_db_path
 
 NAMESPACE = ("user", "facts")  # one local user; a shared deployment would put a user id in here
+FEEDBACK = ("feedback",)  # (thread, turn) -> good|bad, for the routing and effectiveness work to fold in
 
 
 class UnknownMemoryError(ConcilioError):
@@ -74,6 +75,18 @@ def forget(store, key: str) -> None:
     if store.get(NAMESPACE, key) is None:
         raise UnknownMemoryError(key)
     store.delete(NAMESPACE, key)
+
+
+def record_feedback(store, thread_id: str, turn: int, verdict: str, domain: str | None = None) -> None:
+    if verdict not in ("good", "bad"):
+        raise ConcilioError(f"feedback is 'good' or 'bad', not {verdict!r}")
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    store.put(FEEDBACK, f"{thread_id}:{turn}", {"thread": thread_id, "turn": turn, "verdict": verdict,
+                                                "domain": domain, "at": now})
+
+
+def feedback(store) -> list[dict]:
+    return [item.value for item in store.search(FEEDBACK, limit=10_000)]
 
 
 def as_dicts(items: list[Memory]) -> list[dict]:
