@@ -3,6 +3,8 @@ tests marked `model` run the real embedded SmolLM2-135M-Instruct through gpt4all
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from pathlib import Path
 
 import pytest
@@ -42,3 +44,36 @@ def fake_profile(per_role: dict[str, ModelSpec] | None = None, **options) -> Pro
 @pytest.fixture
 def fake_team() -> Team:
     return Team(fake_profile(), GpuSlot())
+
+
+@contextlib.contextmanager
+def held_by_another_thread(slot: GpuSlot, spec: ModelSpec):
+    """Another thread holds `slot` with `spec` loaded until the block ends; yields an Event that releases it
+    early (e.g. from a timer)."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with slot.hold(spec):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    held.wait(10)
+    try:
+        yield release
+    finally:
+        release.set()
+        thread.join()
+
+
+def fake_config_toml(path: Path, replies: dict[str, str], **role_options: str) -> str:
+    """A TOML profile putting every role on its own fake model: `replies[role]` is what it says,
+    `role_options[role]` extra inline options (e.g. "tokens_per_second = 4")."""
+    lines = []
+    for role in ROLES:
+        extra = f", {role_options[role]}" if role in role_options else ""
+        lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
+                  f'options = {{ reply = "{replies[role]}"{extra} }}']
+    path.write_text("\n".join(lines) + "\n", "utf-8")
+    return str(path)

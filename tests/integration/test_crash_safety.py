@@ -10,21 +10,18 @@ import signal
 import subprocess
 import sys
 
+from agents.models import ROLES
 from graphs.cooperation import build_graph
 from memory.checkpoints import sqlite_checkpointer
+from tests.conftest import fake_config_toml
 
 ROUNDS = 20
 KILL_AT = ["legal", "reviewer", "orchestrator"]  # before the specialist, the review, the integration
 
 
 def profile(path, kill_role: str | None) -> str:
-    lines = []
-    for role in ("orchestrator", "legal", "technical", "reviewer"):
-        kill = "true" if role == kill_role else "false"
-        lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
-                  f'options = {{ reply = "The {role} says a lease needs notice.", kill_process_on_load = {kill} }}']
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    return str(path)
+    replies = {role: f"The {role} says a lease needs notice." for role in ROLES}
+    return fake_config_toml(path, replies, **({kill_role: "kill_process_on_load = true"} if kill_role else {}))
 
 
 def cli(*args):

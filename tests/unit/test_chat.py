@@ -9,22 +9,17 @@ import subprocess
 import sys
 import time
 
+from agents.models import ROLES
 from graphs.cooperation import build_graph
 from memory import store as memories
 from memory.checkpoints import sqlite_checkpointer
-from tests.conftest import REPO
+from tests.conftest import REPO, fake_config_toml
 
 
 def config(tmp_path, slow: bool = False) -> str:
-    lines = []
-    for role in ("orchestrator", "legal", "technical", "reviewer"):
-        reply = "OK" if role == "reviewer" else f"The {role} says notice is needed for a lease."
-        extra = ", tokens_per_second = 4" if slow and role == "legal" else ""
-        lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
-                  f'options = {{ reply = "{reply}"{extra} }}']
-    path = tmp_path / ("slow.toml" if slow else "fake.toml")
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    return str(path)
+    replies = {r: "OK" if r == "reviewer" else f"The {r} says notice is needed for a lease." for r in ROLES}
+    extra = {"legal": "tokens_per_second = 4"} if slow else {}
+    return fake_config_toml(tmp_path / ("slow.toml" if slow else "fake.toml"), replies, **extra)
 
 
 def run(*args, stdin=None):

@@ -8,13 +8,14 @@ import threading
 
 from agents import progress
 from agents.backends.fake import FakeChatModel
+from agents.models import ROLES
 from agents.slot import GpuSlot
 from agents.team import Team
 from graphs.api import ask
 from graphs.cli import main
 from graphs.cooperation import build_graph
 from graphs.state import Context
-from tests.conftest import fake_profile, fake_spec
+from tests.conftest import fake_config_toml, fake_profile, fake_spec, held_by_another_thread
 
 
 def kinds(events):
@@ -49,34 +50,18 @@ def test_a_langgraph_client_gets_the_same_events_on_the_custom_stream():
 
 def test_waiting_for_a_busy_slot_is_reported():
     slot = GpuSlot()
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with slot.hold(fake_spec("a")):
-            held.set()
-            release.wait(5)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    held.wait(5)
     events = []
-    threading.Timer(0.2, release.set).start()
-    with progress.reporting(events.append), slot.hold(fake_spec("b")):
-        pass
-    t.join()
+    with held_by_another_thread(slot, fake_spec("a")) as release:
+        threading.Timer(0.2, release.set).start()
+        with progress.reporting(events.append), slot.hold(fake_spec("b")):
+            pass
     assert events[0] == {"event": "waiting", "model": "b", "resident": ["a"]}
     assert kinds(events) == ["waiting", "loading", "loaded"]
 
 
 def fake_config(tmp_path) -> str:
-    lines = []
-    for role in ("orchestrator", "legal", "technical", "reviewer"):
-        reply = "OK" if role == "reviewer" else f"The {role} answer about leases and notice."
-        lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
-                  f'options = {{ reply = "{reply}" }}']
-    path = tmp_path / "fake.toml"
-    path.write_text("\n".join(lines) + "\n", "utf-8")
-    return str(path)
+    replies = {r: "OK" if r == "reviewer" else f"The {r} answer about leases and notice." for r in ROLES}
+    return fake_config_toml(tmp_path / "fake.toml", replies)
 
 
 def test_cli_live_quiet_and_json(tmp_path, capsys):

@@ -10,7 +10,7 @@ from agents.backends import GenParams
 from agents.backends.fake import FakeChatModel, FakeModelError
 from agents.errors import SlotTimeoutError
 from agents.slot import GpuSlot, evict_for
-from tests.conftest import fake_spec
+from tests.conftest import fake_spec, held_by_another_thread
 
 
 @pytest.mark.parametrize(
@@ -70,23 +70,10 @@ def test_model_that_raises_mid_generation_is_unloaded_and_the_slot_released():
 
 def test_waiting_times_out_with_a_clear_error():
     slot = GpuSlot(timeout=0.05)
-    entered, release = threading.Event(), threading.Event()
-
-    def holder():
-        with slot.hold(fake_spec("a")):
-            entered.set()
-            release.wait(5)
-
-    t = threading.Thread(target=holder)
-    t.start()
-    entered.wait(5)
-    try:
+    with held_by_another_thread(slot, fake_spec("a")):
         with pytest.raises(SlotTimeoutError, match="Waited .* GPU slot .* CONCILIO_SLOT_TIMEOUT"):
             with slot.hold(fake_spec("b")):
                 pass
-    finally:
-        release.set()
-        t.join()
 
 
 def test_at_most_one_model_loaded_under_16_threads_x_50_runs():
