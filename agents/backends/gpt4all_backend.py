@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
+import sys
+import tempfile
 import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
@@ -28,20 +31,36 @@ if TYPE_CHECKING:
 _import_lock = threading.Lock()
 
 
+# Printed by gpt4all on the first load in a process on machines without CUDA: harmless, and alarming.
+_NOISE = re.compile(r"^Failed to load libllamamodel-.*(cuda|kompute).*$")
+
+
 @contextlib.contextmanager
 def _quiet_stderr():
-    """gpt4all's loader prints 'Failed to load libllamamodel-mainline-cuda...' on machines without CUDA."""
+    """Capture fd 2 while gpt4all loads and pass everything on except its CUDA-probe lines.
+
+    fd 2 is process-wide, so other threads' messages (e.g. progress lines) written meanwhile are only
+    delayed, never lost. CONCILIO_DEBUG=1 leaves stderr alone.
+    """
     if os.environ.get("CONCILIO_DEBUG"):
         yield
         return
+    sys.stderr.flush()
     saved = os.dup(2)
-    try:
-        with open(os.devnull, "wb") as devnull:
-            os.dup2(devnull.fileno(), 2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
             yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            captured.seek(0)
+            kept = [line for line in captured.read().decode("utf-8", "replace").splitlines(keepends=True)
+                    if not _NOISE.match(line.strip())]
+            if kept:
+                sys.stderr.write("".join(kept))
+                sys.stderr.flush()
 
 
 def _gpt4all_class():

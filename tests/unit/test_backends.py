@@ -78,3 +78,15 @@ def test_max_tokens_is_respected_and_reported():
     model = load_model(fake_spec("long", reply=" ".join(["w"] * 50)))
     out = model.complete([{"role": "user", "content": "?"}], GenParams(max_tokens=5))
     assert out.tokens_out == 5 and out.finish == "length"
+
+
+def test_gpt4all_load_noise_is_filtered_but_other_stderr_output_survives(capfd):
+    import os
+
+    from agents.backends.gpt4all_backend import _quiet_stderr
+
+    with _quiet_stderr():
+        os.write(2, b"Failed to load libllamamodel-mainline-cuda.so: dlopen: libcudart.so.11.0: cannot open\n")
+        os.write(2, "concilio: loading a model…\n".encode())  # another thread's progress line, say
+    err = capfd.readouterr().err
+    assert "libllamamodel" not in err and "concilio: loading a model" in err
