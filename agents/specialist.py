@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 from agents import legal, orchestrator, technical
 from agents.backends import Message
-from agents.team import Reply, Team
+from agents.team import Reply, Team, join_notes
 from memory.context import Fitted, char_budget, fit_context
 
 ROLE_FOR_DOMAIN = {"legal": "legal", "technical": "technical", "general": "orchestrator"}
@@ -61,5 +61,5 @@ def answer(team: Team, domain: str, lang: str, question: str, history: Sequence[
     messages, fitted = build_messages(domain, lang, question, history, context_window=spec.model.context_window,
                                       prompt=spec.prompt, revision=revision, summaries=summaries, facts=facts)
     reply = team.call(domain, role, messages, max_tokens=320, on_token=on_token)
-    reply.trace["note"] = "; ".join(filter(None, [reply.trace.get("note", ""), fitted.note()]))
+    reply.trace["note"] = join_notes(reply.trace.get("note", ""), fitted.note())
     return reply

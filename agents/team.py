@@ -44,6 +44,11 @@ class Reply:
     trace: TraceEntry
 
 
+def join_notes(*notes: str) -> str:
+    """Trace notes joined with '; ', empty ones left out."""
+    return "; ".join(n for n in notes if n)
+
+
 def trace_row(node: str, *, seconds: float = 0.0, skipped: bool = False, note: str = "", **extra) -> TraceEntry:
     row: TraceEntry = {"node": node, "role": None, "model": None, "backend": None, "seconds": round(seconds, 4),
                        "load_seconds": 0.0, "swapped": False, "tokens": 0, "tokens_in": 0,
@@ -77,7 +82,7 @@ class Team:
             raise ModelRunError(spec.model.name, role, exc) from exc
         note = getattr(lease.model, "note", "")
         if completion.finish in ("loop", "length"):
-            note = "; ".join(filter(None, [note, f"stopped: {completion.finish}"]))
+            note = join_notes(note, f"stopped: {completion.finish}")
         row = trace_row(
             node, seconds=time.perf_counter() - start, note=note, role=role, model=spec.model.name,
             backend=spec.model.backend, load_seconds=round(lease.load_seconds, 4), swapped=lease.swapped,

@@ -25,7 +25,7 @@ from langgraph.types import Overwrite
 
 from agents import language, orchestrator, progress, reviewer, specialist
 from agents.backends import Message
-from agents.team import team_for, trace_row
+from agents.team import join_notes, team_for, trace_row
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
@@ -106,7 +106,7 @@ def _specialist(domain: str):
                                   _history(state), revision=revision, summaries=state.get("summaries", []),
                                   facts=orchestrator.known_facts(_memories(runtime), state["language"]))
         if revision:
-            reply.trace["note"] = "; ".join(filter(None, ["revision", reply.trace.get("note", "")]))
+            reply.trace["note"] = join_notes("revision", reply.trace.get("note", ""))
         return {
             "draft": reply.text,
             "draft_role": specialist.role_for(domain),
@@ -150,7 +150,7 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
         thread = get_config().get("configurable", {}).get("thread_id", "?")
         memories.remember(runtime.store, proposed, source=f"thread {thread}, turn {turn}")
         remembered = ", ".join(f"{k}={v}" for k, v in proposed.items())
-        row = {**row, "note": "; ".join(filter(None, [row.get("note", ""), f"remembered {remembered}"]))}
+        row = {**row, "note": join_notes(row.get("note", ""), f"remembered {remembered}")}
     models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]
     meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models))}
     return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],

@@ -43,6 +43,11 @@ def default_db_path() -> Path:
     return data_dir() / DB_NAME
 
 
+def db_location(path: str | Path | None) -> str | Path:
+    """`path` as given when it is a `file:` URI, else a Path (default: the data folder's threads.sqlite)."""
+    return path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
+
+
 def _connect(db: str | Path) -> sqlite3.Connection:
     timeout = float(os.environ.get("CONCILIO_DB_TIMEOUT", "30"))
     uri = isinstance(db, str) and db.startswith("file:")
@@ -71,6 +76,22 @@ def _check_writable(conn: sqlite3.Connection, db: object) -> None:
         raise DatabaseError(db, text) from None
 
 
+def open_checked(path: str | Path | None) -> tuple[str | Path, sqlite3.Connection]:
+    """(location, connection) to the conversation database, refused with a `DatabaseError` when it can't
+    be opened, isn't SQLite, is read-only or is locked. Shared by the checkpointers and the store."""
+    db = db_location(path)
+    try:
+        conn = _connect(db)
+    except (OSError, sqlite3.Error) as exc:
+        raise DatabaseError(db, f"can't be opened ({exc})") from None
+    try:
+        _check_writable(conn, db)
+    except BaseException:
+        conn.close()
+        raise
+    return db, conn
+
+
 def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
     """Apply the migrations this database lacks, in order; refuse one written by a newer concilio."""
     with conn:
@@ -97,13 +118,8 @@ def sqlite_checkpointer(path: str | Path | None = None) -> Iterator:
     WAL mode, checked and migrated, closed on exit."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    db = path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
+    db, conn = open_checked(path)
     try:
-        conn = _connect(db)
-    except (OSError, sqlite3.Error) as exc:
-        raise DatabaseError(db, f"can't be opened ({exc})") from None
-    try:
-        _check_writable(conn, db)
         conn.execute("PRAGMA journal_mode=WAL")
         migrate(conn, db)
         saver = SqliteSaver(conn)
@@ -131,8 +147,7 @@ async def async_sqlite_checkpointer(path: str | Path | None = None):
 
     with sqlite_checkpointer(path):
         pass
-    db = path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
-    async with aiosqlite.connect(str(db)) as conn:
+    async with aiosqlite.connect(str(db_location(path))) as conn:
         saver = AsyncSqliteSaver(conn)
         await saver.setup()
         yield saver

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agents.errors import ConcilioError
-from memory.checkpoints import DatabaseError, _check_writable, _connect, default_db_path
+from memory.checkpoints import DatabaseError, open_checked
 
 NAMESPACE = ("user", "facts")  # one local user; a shared deployment would put a user id in here
 FEEDBACK = ("feedback",)  # (thread, turn) -> good|bad, for the routing and effectiveness work to fold in
@@ -39,15 +39,17 @@ def sqlite_store(path: str | Path | None = None) -> Iterator:
     """A `SqliteStore` on the conversation database (default: the data folder's threads.sqlite)."""
     from langgraph.store.sqlite import SqliteStore
 
-    db = path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
+    db, conn = open_checked(path)
+    conn.isolation_level = None  # SqliteStore manages its own transactions
     try:
-        conn = _connect(db)
-        conn.isolation_level = None  # SqliteStore manages its own transactions
-        _check_writable(conn, db)
         store = SqliteStore(conn)
         store.setup()
     except sqlite3.Error as exc:
+        conn.close()
         raise DatabaseError(db, str(exc)) from None
+    except BaseException:
+        conn.close()
+        raise
     try:
         yield store
     finally:

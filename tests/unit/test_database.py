@@ -103,3 +103,14 @@ def test_the_async_checkpointer_shares_threads_with_the_sync_one(tmp_path):
         state = build_graph(checkpointer=saver).get_state(config)
     assert [m.content for m in state.values["messages"]][-2:] == ["How much notice for a lease?",
                                                                    "Usually 30 days of notice."]
+
+
+def test_an_unopenable_location_is_a_clear_error_for_the_store_too(tmp_path):
+    from memory.store import sqlite_store
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    for opener in (sqlite_checkpointer, sqlite_store):
+        with pytest.raises(DatabaseError, match="can't be opened"):
+            with opener(blocker / "threads.sqlite"):
+                pass
