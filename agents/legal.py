@@ -1,4 +1,4 @@
-"""The legal specialist (Phi-3 Mini in the seed's set): its prompts and the cues that route to it."""
+"""The legal specialist (Phi-3 Mini in the seed's set): its prompts (routing to it: agents/router.py)."""
 
 PROMPTS = {
     "en": (
@@ -10,18 +10,3 @@ PROMPTS = {
         "de forma clara y breve. Nombra los conceptos jurídicos y di si la respuesta depende de la jurisdicción."
     ),
 }
-
-# Word stems (accent-free, lower case) that mark a legal question, in English and Spanish.
-CUES = (
-    "law", "laws", "legal", "illegal", "lawyer", "attorney", "court", "judge", "contract", "lease", "landlord",
-    "tenant", "evict", "eviction", "lawsuit", "sue", "liability", "liable", "statute", "regulation", "gdpr",
-    "copyright", "trademark", "patent", "constitution", "constitutional", "jurisdiction", "plaintiff",
-    "defendant", "criminal", "crime", "divorce", "custody", "inheritance", "testament", "tort", "negligence",
-    "rights", "fired", "dismissal", "severance", "notary", "fine", "penalty", "prosecutor", "verdict",
-    "ley", "leyes", "abogado", "abogada", "tribunal", "juez", "jueza", "juzgado", "contrato", "arrendamiento",
-    "alquiler", "casero", "casera", "arrendador", "inquilino", "desahucio", "demanda", "demandar", "denuncia",
-    "denunciar", "responsabilidad", "reglamento", "rgpd", "derechos", "derecho", "marca", "patente",
-    "constitucion", "jurisdiccion", "delito", "penal", "divorcio", "custodia", "herencia", "testamento",
-    "despido", "despedir", "indemnizacion", "notario", "multa", "sancion", "juicio", "sentencia", "fiscal",
-    "legalmente", "ilegal", "clausula", "clause",
-)

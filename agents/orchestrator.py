@@ -9,12 +9,12 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from agents import language, routing_rules
+from agents import language, router, router_store, routing_rules
 from agents.backends import Message
 from agents.errors import EmptyQuestionError, QuestionTooLongError
-from agents.team import Team, TraceEntry, trace_row
+from agents.team import Team, TraceEntry, join_notes, trace_row
 
 MAX_QUESTION_CHARS = 20_000
 
@@ -23,7 +23,7 @@ GENERAL_PROMPTS = {
     "es": "Eres un asistente útil. Responde a la pregunta del usuario en español, de forma clara y breve.",
 }
 
-# Few-shot routing prompt for when the cues don't decide (both languages in the examples).
+# Few-shot routing prompt for when the classifier is unsure (both languages in the examples).
 ROUTER_SYSTEM = "Classify the question's domain as legal, technical or general. Answer with one word."
 ROUTER_SHOTS = (
     ("Can my landlord evict me without notice?", "legal"),
@@ -97,10 +97,11 @@ def known_facts(memories: dict[str, str], lang: str) -> str:
 class Analysis:
     domain: str
     confidence: float
-    by: str  # "rules" | "llm" | "override"
+    by: str  # "classifier" | "feedback" | "llm" | "override"
     language: str
     complexity: str
     trace: TraceEntry
+    scores: dict[str, float] = field(default_factory=dict)
 
 
 def clean_question(question: object) -> str:
@@ -123,38 +124,44 @@ def parse_domain(text: str) -> str | None:
     return _SYNONYMS.get(word, word)
 
 
+def ask_model(team: Team, question: str) -> tuple[str | None, TraceEntry]:
+    """The orchestrator model's one-word domain for `question` (None when its reply names none)."""
+    messages: list[Message] = [{"role": "system", "content": ROUTER_SYSTEM}]
+    for shot, label in ROUTER_SHOTS:
+        messages += [{"role": "user", "content": shot}, {"role": "assistant", "content": label}]
+    messages.append({"role": "user", "content": router.clip(question)})
+    reply = team.call("analyze", "orchestrator", messages, max_tokens=4, stop_on_loop=False)
+    reply.trace["note"] = f"model said {reply.text!r}"
+    return parse_domain(reply.text), reply.trace
+
+
 def analyze(team: Team, question: str, *, previous_language: str | None = None,
-            force_domain: str | None = None) -> Analysis:
-    """Language, complexity and domain: a forced route, else the cues, else (when the profile allows)
-    the orchestrator model, else general."""
+            force_domain: str | None = None, classifier: router.Router | None = None) -> Analysis:
+    """Language, complexity and domain: a forced route; else the learned classifier (or a correction of a
+    similar question); else, when the classifier is unsure and the profile allows it, the orchestrator model."""
     start = time.perf_counter()
     lang, _ = language.detect(question, fallback=previous_language or "en")
     level = routing_rules.complexity(question)
     if force_domain:
         row = trace_row("analyze", seconds=time.perf_counter() - start, note=f"route forced: {force_domain}")
         return Analysis(force_domain, 1.0, "override", lang, level, row)
-    rule = routing_rules.decide(question)
-    if rule.domain is not None:
-        row = trace_row("analyze", seconds=time.perf_counter() - start,
-                        note=f"routed by cues {rule.hits}; no model needed")
-        return Analysis(rule.domain, rule.confidence, "rules", lang, level, row)
-    if level == "trivial":
-        row = trace_row("analyze", seconds=time.perf_counter() - start, note="trivial question: general")
-        return Analysis("general", 0.9, "rules", lang, level, row)
-    if not team.profile.model_routing:
-        row = trace_row("analyze", seconds=time.perf_counter() - start,
-                        note="no cues: general (model routing is off for this profile)")
-        return Analysis("general", 0.5, "rules", lang, level, row)
-    messages: list[Message] = [{"role": "system", "content": ROUTER_SYSTEM}]
-    for shot, label in ROUTER_SHOTS:
-        messages += [{"role": "user", "content": shot}, {"role": "assistant", "content": label}]
-    messages.append({"role": "user", "content": question})
-    reply = team.call("analyze", "orchestrator", messages, max_tokens=4, stop_on_loop=False)
-    domain = parse_domain(reply.text)
-    reply.trace["note"] = f"model said {reply.text!r}"
+    classifier = classifier or router_store.current()
+    decision = classifier.decide(question)
+    scores = ", ".join(f"{d} {p:.2f}" for d, p in sorted(decision.scores.items()))
+    note = join_notes(f"{decision.by}: {scores}; threshold {classifier.threshold:.2f}", decision.note)
+    sure = decision.by == "feedback" or decision.confidence >= classifier.threshold
+    if sure or not team.profile.model_routing:
+        why = "" if sure else "unsure, and model routing is off for this profile"
+        row = trace_row("analyze", seconds=time.perf_counter() - start, note=join_notes(note, why))
+        return Analysis(decision.domain, decision.confidence, decision.by, lang, level, row, decision.scores)
+    domain, row = ask_model(team, question)
+    row["note"] = join_notes(note, row["note"])
+    row["seconds"] = round(time.perf_counter() - start, 3)
     if domain is None:
-        return Analysis("general", 0.34, "llm", lang, level, reply.trace)
-    return Analysis(domain, 0.5, "llm", lang, level, reply.trace)
+        row["note"] = join_notes(row["note"], "kept the classifier's route")
+        return Analysis(decision.domain, decision.confidence, decision.by, lang, level, row, decision.scores)
+    # The model's vote, strengthened by the classifier's agreement with it.
+    return Analysis(domain, 0.5 + 0.5 * decision.scores.get(domain, 0.0), "llm", lang, level, row, decision.scores)
 
 
 def general_prompt(lang: str) -> str:

@@ -14,11 +14,16 @@ def _env_path(var: str) -> Path | None:
     return Path(value).expanduser() if value else None
 
 
-def models_dir() -> Path:
-    """Model cache (the embedded model and its gpt4all-compatible copy). CONCILIO_MODELS_DIR overrides."""
+def cache_dir() -> Path:
+    """Things rebuilt from shipped data when lost (the fitted router). CONCILIO_CACHE_DIR overrides."""
     from platformdirs import user_cache_dir
 
-    return _env_path("CONCILIO_MODELS_DIR") or Path(user_cache_dir(APP)) / "models"
+    return _env_path("CONCILIO_CACHE_DIR") or Path(user_cache_dir(APP))
+
+
+def models_dir() -> Path:
+    """Model cache (the embedded model and its gpt4all-compatible copy). CONCILIO_MODELS_DIR overrides."""
+    return _env_path("CONCILIO_MODELS_DIR") or cache_dir() / "models"
 
 
 def data_dir() -> Path:

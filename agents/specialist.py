@@ -55,11 +55,12 @@ def build_messages(domain: str, lang: str, question: str, history: Sequence[Mess
 
 def answer(team: Team, domain: str, lang: str, question: str, history: Sequence[Message], *,
            revision: tuple[str, str] | None = None, summaries: Sequence[str] = (), facts: str = "",
-           on_token=None) -> Reply:
-    role = role_for(domain)
+           on_token=None, role: str | None = None, node: str | None = None) -> Reply:
+    """The domain's answer by its role's model, or by `role` (the long-context model, for long threads)."""
+    role = role or role_for(domain)
     spec = team.role(role)
     messages, fitted = build_messages(domain, lang, question, history, context_window=spec.model.context_window,
                                       prompt=spec.prompt, revision=revision, summaries=summaries, facts=facts)
-    reply = team.call(domain, role, messages, max_tokens=320, on_token=on_token)
+    reply = team.call(node or domain, role, messages, max_tokens=320, on_token=on_token)
     reply.trace["note"] = join_notes(reply.trace.get("note", ""), fitted.note())
     return reply

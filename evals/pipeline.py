@@ -1,13 +1,9 @@
-"""A first evaluation of the whole pipeline on a profile (default: the embedded model).
+"""The whole pipeline on a profile (default: the embedded model). Routing alone: evals/routing.py.
 
-    python -m evals.pipeline [--data PATH] [--limit N] [--profile P] --json
+    python -m evals.pipeline [--profile P] --json
 
-Prints one JSON object:
-  routing   on a dev.jsonl-style file: how often the bilingual cues decide, their accuracy when they do,
-            and accuracy / macro-F1 of the analyze step as it runs (cues, then `general` for the rest,
-            or the orchestrator model on a sample of --limit undecided questions)
-  pipeline  a fixed set of Spanish and English questions (legal, technical, general) through the graph:
-            route accuracy, answer-language accuracy, seconds per question and per node, loads per question
+Prints one JSON object: a fixed set of Spanish and English questions (legal, technical, general) through the
+graph: route accuracy, answer-language accuracy, seconds per question and per node, loads per question.
 """
 
 from __future__ import annotations
@@ -19,8 +15,6 @@ import tempfile
 import time
 from pathlib import Path
 
-DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "routing" / "dev.jsonl"
-DOMAINS = ("legal", "technical", "general")
 QUESTIONS = [  # (question, language, domain)
     ("¿Puede mi casero echarme del piso sin previo aviso?", "es", "legal"),
     ("Can my employer fire me for being sick?", "en", "legal"),
@@ -31,43 +25,6 @@ QUESTIONS = [  # (question, language, domain)
     ("¿Por qué el cielo es azul?", "es", "general"),
     ("What is the tallest mountain in the world?", "en", "general"),
 ]
-
-
-def scores(pairs: list[tuple[str, str]]) -> dict:
-    """Accuracy, macro-F1 and per-domain precision/recall/F1 of (truth, predicted) pairs."""
-    per = {}
-    for d in DOMAINS:
-        tp = sum(t == d and p == d for t, p in pairs)
-        fp = sum(t != d and p == d for t, p in pairs)
-        fn = sum(t == d and p != d for t, p in pairs)
-        prec = tp / (tp + fp) if tp + fp else 0.0
-        rec = tp / (tp + fn) if tp + fn else 0.0
-        per[d] = {"precision": round(prec, 3), "recall": round(rec, 3),
-                  "f1": round(2 * prec * rec / (prec + rec), 3) if prec + rec else 0.0}
-    return {"n": len(pairs), "accuracy": round(sum(t == p for t, p in pairs) / max(len(pairs), 1), 3),
-            "macro_f1": round(statistics.mean(v["f1"] for v in per.values()), 3), "per_domain": per}
-
-
-def routing(data: Path, limit: int, profile) -> dict:
-    from agents import orchestrator, routing_rules
-
-    rows = [json.loads(line) for line in data.read_text(encoding="utf-8").split("\n") if line.strip()]
-    decided, rest = [], []
-    for row in rows:
-        rule = routing_rules.decide(row["text"])
-        (decided if rule.domain else rest).append((row, rule.domain))
-    cues_only = [(r["domain"], d or "general") for r, d in decided + rest]
-    out = {"n": len(rows), "cues_decide": round(len(decided) / len(rows), 3),
-           "cues_when_deciding": scores([(r["domain"], d) for r, d in decided]),
-           "cues_then_general": scores(cues_only)}
-    if limit and profile is not None:
-        sample = rest[:limit]
-        start = time.perf_counter()
-        llm = [(r["domain"], orchestrator.analyze(profile, r["text"]).domain) for r, _ in sample]
-        out["model_on_undecided_sample"] = {**scores(llm), "general_baseline": scores(
-            [(r["domain"], "general") for r, _ in sample]), "seconds_each": round(
-            (time.perf_counter() - start) / max(len(sample), 1), 3)}
-    return out
 
 
 def pipeline(team) -> dict:
@@ -96,16 +53,13 @@ def pipeline(team) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m evals.pipeline", description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    p.add_argument("--limit", type=int, default=40, help="undecided questions sent to the orchestrator model")
     p.add_argument("--profile", default="embedded")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
     from agents.team import team_for
 
     team = team_for(args.profile)
-    report = {"profile": team.profile.name, "routing": routing(args.data, args.limit, team) if args.data.exists()
-              else None, "pipeline": pipeline(team)}
+    report = {"profile": team.profile.name, "pipeline": pipeline(team)}
     print(json.dumps(report, indent=None if args.json else 2, ensure_ascii=False))
     return 0
 

@@ -71,3 +71,44 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         "trace": out["trace"],
         "resumed": resumed,
     }
+
+
+def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: int | None = None,
+             db: str | Path | None = None) -> dict[str, Any]:
+    """Rate a completed turn (default: the last) and teach the router from it.
+
+    good                the route was right: a confirmation
+    bad, domain=D       the question belonged to D: similar questions go to D from now on
+    bad                 the route was wrong, D unknown: similar questions avoid that route
+    The rating is kept with the thread (memory.store FEEDBACK); the router is refitted before this returns.
+    """
+    from agents import router_store
+    from agents.errors import ConcilioError
+    from agents.router import DOMAINS
+    from memory import store as memories
+    from memory import threads
+
+    if verdict not in ("good", "bad"):
+        raise ConcilioError(f"feedback is 'good' or 'bad', not {verdict!r}")
+    if domain is not None and domain not in DOMAINS:
+        raise ConcilioError(f"domain is one of {', '.join(DOMAINS)}, not {domain!r}")
+    with sqlite_checkpointer(db) as saver, sqlite_store(db) as store:
+        completed = [t for t in threads.show(build_graph(checkpointer=saver), thread_id) if t.answer is not None]
+        chosen = [t for t in completed if turn is None or t.turn == turn][-1:]
+        if not chosen:
+            raise ConcilioError(f"thread {thread_id} has no completed turn {turn if turn else ''}".rstrip())
+        target = chosen[0]
+        routed = target.route.get("domain", "general")
+        memories.record_feedback(store, thread_id, target.turn, verdict, domain or routed)
+    if verdict == "good":
+        router_store.learn(target.question, domain or routed, "good", note=f"{thread_id}:{target.turn}")
+        learned = f"route {domain or routed} confirmed"
+    elif domain:
+        router_store.learn(target.question, domain, "feedback", note=f"{thread_id}:{target.turn}")
+        learned = f"similar questions now go to {domain} (was {routed})"
+    else:
+        router_store.learn(target.question, routed, "feedback", avoid=True, note=f"{thread_id}:{target.turn}")
+        learned = f"similar questions now avoid {routed}"
+    router_store.current()  # refit now, not on the next question
+    return {"thread_id": thread_id, "turn": target.turn, "verdict": verdict, "routed": routed,
+            "domain": domain or routed, "learned": learned}

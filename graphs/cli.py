@@ -4,7 +4,8 @@
   concilio models [--profile NAME|FILE.toml] [--json]
   concilio threads list|show T|delete T|fork T [--turn N] [--to NEW] [--json]
   concilio memories list|delete KEY [--json]
-  concilio chat [--thread ID] [--profile NAME|FILE.toml]   (/route D, /feedback good|bad, /thread, /quit)
+  concilio feedback THREAD good|bad [--domain D] [--turn N] [--json]
+  concilio chat [--thread ID] [--profile NAME|FILE.toml]   (/route D, /feedback good|bad [D], /thread, /quit)
 """
 
 from __future__ import annotations
@@ -102,18 +103,17 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-CHAT_HELP = ("commands: /route legal|technical|general (next question only), /feedback good|bad, "
+CHAT_HELP = ("commands: /route legal|technical|general (next question only), /feedback good|bad [domain], "
              "/thread, /quit; Ctrl-C stops an answer")
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
     import uuid
 
-    from graphs.api import ask
-    from memory import store as memories
+    from graphs.api import ask, feedback
 
     thread = args.thread or uuid.uuid4().hex[:12]
-    forced, last_turn, last_domain = None, None, None
+    forced, last_turn = None, None
     print(f"concilio chat · thread {thread} · {CHAT_HELP}", file=sys.stderr)
     while True:
         try:
@@ -135,10 +135,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
             elif command == "route" and arg in ("legal", "technical", "general"):
                 forced = arg
                 print(f"next question goes to {arg}")
-            elif command == "feedback" and arg in ("good", "bad") and last_turn is not None:
-                with memories.sqlite_store() as store:
-                    memories.record_feedback(store, thread, last_turn, arg, last_domain)
-                print(f"feedback {arg} recorded for turn {last_turn}")
+            elif command == "feedback" and arg.split(" ")[0] in ("good", "bad") and last_turn is not None:
+                verdict, _, domain = arg.partition(" ")
+                try:
+                    done = feedback(thread, verdict, domain=domain.strip() or None, turn=last_turn)
+                except ConcilioError as exc:
+                    print(f"error: {exc}", file=sys.stderr)
+                    continue
+                print(f"feedback {verdict} recorded for turn {last_turn}: {done['learned']}")
             else:
                 print(CHAT_HELP if command != "feedback" else "ask something first, then /feedback good|bad")
             continue
@@ -153,7 +157,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         forced = None
         live.finish(result["answer"])
-        last_turn, last_domain = result["turn"], result["route"]["domain"]
+        last_turn = result["turn"]
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -236,6 +240,16 @@ def cmd_memories(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from graphs.api import feedback
+
+    done = feedback(args.thread, args.verdict, domain=args.domain, turn=args.turn)
+    print(json.dumps(done, ensure_ascii=False) if args.json else
+          f"feedback {done['verdict']} on thread {done['thread_id']} turn {done['turn']} "
+          f"(routed {done['routed']}): {done['learned']}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="concilio", description="Several local LLMs answering as one.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -264,6 +278,13 @@ def parser() -> argparse.ArgumentParser:
     mem.add_argument("key", nargs="?")
     mem.add_argument("--json", action="store_true")
     mem.set_defaults(func=cmd_memories)
+    f = sub.add_parser("feedback", help="rate an answer; the router learns from it")
+    f.add_argument("thread")
+    f.add_argument("verdict", choices=["good", "bad"])
+    f.add_argument("--domain", choices=["legal", "technical", "general"], help="where the question belonged")
+    f.add_argument("--turn", type=int, help="the turn to rate (default: the last completed one)")
+    f.add_argument("--json", action="store_true")
+    f.set_defaults(func=cmd_feedback)
     c = sub.add_parser("chat", help="a conversation in the terminal, with streaming")
     c.add_argument("--thread")
     c.add_argument("--profile")

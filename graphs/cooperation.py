@@ -1,11 +1,12 @@
 """The cooperation flow, as one LangGraph:
 
-    START → analyze ─(route)→ legal | technical | general → review ─(revise, once)→ back to the specialist
-                                                                   └───────────→ integrate → END
+    START → analyze ─(route)→ legal | technical | general | long_context → review ─(revise, once)→ back
+                                                                                 └──────────→ integrate → END
 
-analyze     orchestrator: language, complexity, domain (cues first, the model only when they don't decide)
+analyze     orchestrator: language, complexity, domain (a learned classifier; the model only when it is unsure)
 legal       legal specialist answers            technical   technical specialist answers
 general     the orchestrator answers itself
+long_context  the long-context model answers, with the domain's prompt, when the thread outgrows the specialist
 review      long-context reviewer: the draft against the whole thread; verdict ok | revise
 integrate   orchestrator: the final answer in the user's language (skipped when it has nothing to add)
 
@@ -23,14 +24,14 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from agents import language, orchestrator, progress, reviewer, specialist
+from agents import language, orchestrator, progress, reviewer, router_store, specialist
 from agents.backends import Message
 from agents.team import join_notes, team_for, trace_row
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
 from memory import store as memories
-from memory.context import summarize_turn
+from memory.context import estimated_tokens, needs_long_context, summarize_turn
 
 
 def _team(runtime: Runtime[Context] | None) -> StreamingTeam:
@@ -67,18 +68,33 @@ def _completed_turns(state: State) -> int:
     return sum(isinstance(m, AIMessage) for m in state.get("messages", []))
 
 
+def _answering_node(team, domain: str, history: list[Message], question: str) -> tuple[str, str]:
+    """The domain's node, or long_context when the thread won't fit its model (and a note saying why)."""
+    window = team.role(specialist.role_for(domain)).model.context_window
+    long_window = team.role("reviewer").model.context_window
+    tokens = estimated_tokens(history, question)
+    if needs_long_context(tokens, window, long_window):
+        return "long_context", f"thread ≈{tokens} tokens > {domain} window {window}: long-context model answers"
+    return domain, ""
+
+
 def analyze(state: State, runtime: Runtime[Context]) -> dict:
     question = orchestrator.clean_question(state.get("question"))
     turn = _completed_turns(state) + 1
-    result = orchestrator.analyze(_team(runtime), question, previous_language=state.get("language"),
-                                  force_domain=state.get("force_domain"))
+    team = _team(runtime)
+    forced = state.get("force_domain")
+    result = orchestrator.analyze(team, question, previous_language=state.get("language"), force_domain=forced)
+    if forced:  # an explicit override is a correction the router learns from
+        router_store.learn(question, forced, "override")
     # A language preference stated now, or remembered from any thread, decides the answer's language.
     preference = orchestrator.propose_memories(question).get("language") or _memories(runtime).get("language")
     if preference:
         result.language = preference
         result.trace["note"] += f"; answer language {preference} (user preference)"
+    node, why = _answering_node(team, result.domain, _history(state), question)
+    result.trace["note"] = join_notes(result.trace["note"], why)
     progress.emit("route", domain=result.domain, by=result.by, confidence=round(result.confidence, 3),
-                  language=result.language)
+                  language=result.language, node=node)
     return {
         # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
         "messages": [HumanMessage(question, id=f"turn-{turn}-question")],
@@ -86,7 +102,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
         "turn": turn,
         "language": result.language,
         "complexity": result.complexity,
-        "route": {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by},
+        "route": {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by, "node": node},
         "force_domain": None,
         "draft": "",
         "review": None,
@@ -96,27 +112,31 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     }
 
 
-def _specialist(domain: str):
+def _specialist(name: str, role: str | None = None):
+    """The node for a domain (its own role's model), or long_context (the reviewer's model, any domain)."""
+
     def node(state: State, runtime: Runtime[Context]) -> dict:
+        domain = state["route"]["domain"]
         review = state.get("review")
         revision = None
         if review and review["verdict"] == "revise":
             revision = (state["draft"], "; ".join(review["issues"]))
         reply = specialist.answer(_team(runtime), domain, state["language"], state["question"],
                                   _history(state), revision=revision, summaries=state.get("summaries", []),
-                                  facts=orchestrator.known_facts(_memories(runtime), state["language"]))
+                                  facts=orchestrator.known_facts(_memories(runtime), state["language"]),
+                                  role=role, node=name)
         if revision:
             reply.trace["note"] = join_notes("revision", reply.trace.get("note", ""))
         return {
             "draft": reply.text,
-            "draft_role": specialist.role_for(domain),
+            "draft_role": role or specialist.role_for(domain),
             "draft_finish": reply.finish,
             "revisions": state.get("revisions", 0) + (1 if revision else 0),
             "review": None,
             "trace": [{**reply.trace, "turn": state["turn"]}],
         }
 
-    node.__name__ = domain
+    node.__name__ = name
     return node
 
 
@@ -128,6 +148,10 @@ def review(state: State, runtime: Runtime[Context]) -> dict:
                                       state.get("draft_finish", "stop"), _history(state),
                                       state.get("summaries", []))
     progress.emit("verdict", verdict=verdict["verdict"], issues=verdict["issues"], by=verdict["by"])
+    route = state["route"]
+    if verdict["by"] == "model" and verdict["verdict"] == "ok" and route.get("by") in ("classifier", "llm"):
+        router_store.learn(state["question"], route["domain"], "review")  # a weak confirmation of the route
+        row["note"] = join_notes(row.get("note", ""), "route confirmed to the router")
     return {"review": verdict, "trace": [{**row, "turn": state["turn"]}]}
 
 
@@ -163,14 +187,16 @@ def build_graph(*, checkpointer=None, store=None, cache=None):
     builder.add_node("analyze", _reporting(analyze))
     for domain in ("legal", "technical", "general"):
         builder.add_node(domain, _reporting(_specialist(domain)))
+    builder.add_node("long_context", _reporting(_specialist("long_context", role="reviewer")))
     builder.add_node("review", _reporting(review))
     builder.add_node("integrate", _reporting(integrate))
 
     builder.add_edge(START, "analyze")
-    builder.add_conditional_edges("analyze", routing.after_analyze, ["legal", "technical", "general"])
-    for domain in ("legal", "technical", "general"):
-        builder.add_edge(domain, "review")
-    builder.add_conditional_edges("review", routing.after_review, ["legal", "technical", "general", "integrate"])
+    answering = ["legal", "technical", "general", "long_context"]
+    builder.add_conditional_edges("analyze", routing.after_analyze, answering)
+    for name in answering:
+        builder.add_edge(name, "review")
+    builder.add_conditional_edges("review", routing.after_review, [*answering, "integrate"])
     builder.add_edge("integrate", END)
     return builder.compile(checkpointer=checkpointer, store=store, cache=cache, name="concilio")
 

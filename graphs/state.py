@@ -20,10 +20,11 @@ from agents.reviewer import Verdict
 from agents.team import TraceEntry
 
 
-class Route(TypedDict):
+class Route(TypedDict, total=False):
     domain: str  # "legal" | "technical" | "general"
     confidence: float
-    by: str  # "rules" | "llm" | "override"
+    by: str  # "classifier" | "feedback" | "llm" | "override"
+    node: str  # the node that answers: the domain's, or "long_context" when the thread outgrows its model
 
 
 class InputState(TypedDict, total=False):

@@ -28,6 +28,16 @@ def char_budget(context_window: int, share: float, reserved_chars: int = 0) -> i
     return max(int(context_window * share * CHARS_PER_TOKEN) - reserved_chars, 0)
 
 
+def estimated_tokens(history: Sequence[Message], question: str) -> int:
+    return int((sum(size(m) for m in history) + len(question)) / CHARS_PER_TOKEN) + 1
+
+
+def needs_long_context(tokens: int, window: int, long_window: int, answer_tokens: int = 320) -> bool:
+    """Route to the long-context model: the whole thread, the question and an answer don't fit the
+    specialist's window, and the long-context model's window is larger. A rule from token counts."""
+    return tokens + answer_tokens > window and long_window > window
+
+
 def size(message: Message) -> int:
     return len(message["content"]) + len(message["role"]) + 2  # "role: content\n"
 

@@ -9,31 +9,11 @@ from agents.errors import EmptyQuestionError, QuestionTooLongError
 from agents.language import detect
 from agents.orchestrator import can_skip_integration, clean_question, parse_domain
 from graphs import routing
-
-
-@pytest.mark.parametrize(
-    "question, domain",
-    [
-        ("Can my landlord evict me without notice?", "legal"),
-        ("¿Puede mi casero echarme sin previo aviso?", "legal"),
-        ("¿Qué es un contrato de arrendamiento?", "legal"),
-        ("Is a verbal contract legally binding?", "legal"),
-        ("How do I reverse a linked list in Python?", "technical"),
-        ("¿Cómo invierto una lista en Python?", "technical"),
-        ("¿Qué es la recursión en programación?", "technical"),
-        ("Explain the difference between TCP and UDP", "technical"),
-        ("What is the tallest mountain in the world?", None),
-        ("¿Por qué el cielo es azul?", None),
-        ("Is it legal to publish this code?", None),  # one cue each: the model decides
-    ],
-)
-def test_cues_route_clear_questions_and_leave_the_rest_to_the_model(question, domain):
-    assert routing_rules.decide(question).domain == domain
+from memory.context import needs_long_context
 
 
 def test_accents_and_case_do_not_matter():
     assert routing_rules.fold("CONSTITUCIÓN Jurisdicción") == "constitucion jurisdiccion"
-    assert routing_rules.decide("¿Qué dice la CONSTITUCIÓN?").domain == "legal"
 
 
 @pytest.mark.parametrize(
@@ -99,6 +79,8 @@ def test_integration_is_skipped_only_when_it_has_nothing_to_add(draft_role, verd
         ({"route": {"domain": "legal"}, "review": {"verdict": "revise"}, "revisions": 0}, "legal"),
         ({"route": {"domain": "technical"}, "review": {"verdict": "revise"}, "revisions": 1}, "integrate"),
         ({"route": {"domain": "general"}, "review": None, "revisions": 0}, "integrate"),
+        ({"route": {"domain": "legal", "node": "long_context"}, "review": {"verdict": "revise"}, "revisions": 0},
+         "long_context"),
     ],
 )
 def test_after_review(state, nxt):
@@ -107,4 +89,19 @@ def test_after_review(state, nxt):
 
 @pytest.mark.parametrize("domain", ["legal", "technical", "general"])
 def test_after_analyze_follows_the_route(domain):
-    assert routing.after_analyze({"route": {"domain": domain, "confidence": 1.0, "by": "rules"}}) == domain
+    assert routing.after_analyze({"route": {"domain": domain, "confidence": 1.0, "by": "classifier"}}) == domain
+    assert routing.after_analyze({"route": {"domain": domain, "node": "long_context"}}) == "long_context"
+
+
+@pytest.mark.parametrize(
+    "tokens, window, long_window, needed",
+    [
+        (1000, 4096, 16384, False),  # fits with room for the answer
+        (3800, 4096, 16384, True),  # the answer (320 tokens) would not fit
+        (5000, 4096, 4096, False),  # no larger model: stay, and let context fitting compress
+        (20000, 4096, 16384, True),  # even the long model must compress, but it holds the most
+        (0, 256, 16384, True),  # a window smaller than an answer
+    ],
+)
+def test_long_context_is_a_rule_from_token_counts(tokens, window, long_window, needed):
+    assert needs_long_context(tokens, window, long_window) is needed

@@ -4,9 +4,12 @@ real embedded model is in tests/integration.)"""
 
 from __future__ import annotations
 
+import copy
+
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
+from agents import router_store
 from agents.backends.fake import FakeChatModel
 from agents.errors import EmptyQuestionError, ModelFileError, ModelRunError
 from agents.models import ModelSpec
@@ -31,11 +34,13 @@ def test_legal_question_flows_through_specialist_review_and_integration(tmp_path
                           "Your landlord must give written notice before evicting you.")
     result = ask("Can my landlord evict me without notice?", profile=team(), db=tmp_path / "t.sqlite")
     assert nodes(result) == ["analyze", "legal", "review", "integrate"]
-    assert result["route"] == {"domain": "legal", "confidence": 0.8, "by": "rules"}  # two cues
+    route = result["route"]
+    assert route["domain"] == route["node"] == "legal" and route["by"] == "classifier"
+    assert route["confidence"] >= router_store.current().threshold  # sure enough: the model isn't asked
     assert result["language"] == "en" and result["turn"] == 1
     assert result["answer"] == "Your landlord must give written notice before evicting you."
     rows = {r["node"]: r for r in result["trace"]}
-    assert rows["analyze"]["model"] is None  # the cues decided: no model call, no swap
+    assert rows["analyze"]["model"] is None  # the classifier decided: no model call, no swap
     assert [rows[n]["model"] for n in ("legal", "review", "integrate")] == [
         "fake-legal", "fake-reviewer", "fake-orchestrator"]
     assert all(rows[n]["swapped"] for n in ("legal", "review", "integrate"))
@@ -57,22 +62,47 @@ def test_a_revise_verdict_sends_the_draft_back_once_at_most(tmp_path):
 
 
 def test_general_answer_by_the_orchestrator_skips_integration(tmp_path):
-    FakeChatModel.enqueue("general", "Mount Everest is the tallest mountain in the world.", "OK")
+    FakeChatModel.enqueue("Mount Everest is the tallest mountain in the world.", "OK")
     result = ask("What is the tallest mountain in the world?", profile=team(), db=tmp_path / "t.sqlite")
-    assert result["route"]["by"] == "llm" and result["route"]["domain"] == "general"
+    assert result["route"]["by"] == "classifier" and result["route"]["domain"] == "general"
     integrate = result["trace"][-1]
     assert integrate["node"] == "integrate" and integrate["skipped"]
     assert "orchestrator wrote the draft" in integrate["note"]
     assert result["answer"] == "Mount Everest is the tallest mountain in the world."
 
 
-def test_without_model_routing_an_undecided_question_goes_to_general_without_a_model_call(tmp_path):
+@pytest.fixture
+def unsure_router(monkeypatch):
+    """The real router with its threshold at 1.0: it is never sure, so the orchestrator model is consulted."""
+    router = copy.copy(router_store.base())
+    router.threshold = 1.0
+    monkeypatch.setattr(router_store, "current", lambda: router)
+    return router
+
+
+def test_an_unsure_classifier_asks_the_orchestrator_model(tmp_path, unsure_router):
+    FakeChatModel.enqueue("technical", "Use reversed() or slicing.", "OK", "Use reversed(xs) or xs[::-1].")
+    result = ask("How do I reverse a list?", profile=team(), db=tmp_path / "t.sqlite")
+    assert result["route"]["by"] == "llm" and result["route"]["domain"] == "technical"
+    analyze = result["trace"][0]
+    assert analyze["model"] == "fake-orchestrator" and "model said 'technical'" in analyze["note"]
+    assert "threshold 1.00" in analyze["note"]
+
+
+def test_a_model_reply_that_names_no_domain_keeps_the_classifier_route(tmp_path, unsure_router):
+    FakeChatModel.enqueue("I am not sure", "Mount Everest.", "OK")
+    result = ask("What is the tallest mountain in the world?", profile=team(), db=tmp_path / "t.sqlite")
+    assert result["route"]["by"] == "classifier" and result["route"]["domain"] == "general"
+    assert "kept the classifier's route" in result["trace"][0]["note"]
+
+
+def test_without_model_routing_an_unsure_classifier_decides_without_a_model_call(tmp_path, unsure_router):
     from dataclasses import replace
 
     quiet = Team(replace(fake_profile(), model_routing=False), GpuSlot())
     FakeChatModel.enqueue("El cielo es azul por la dispersión de Rayleigh.", "OK")
     result = ask("¿Por qué el cielo es azul?", profile=quiet, db=tmp_path / "t.sqlite")
-    assert result["route"] == {"domain": "general", "confidence": 0.5, "by": "rules"}
+    assert result["route"]["domain"] == "general" and result["route"]["by"] == "classifier"
     assert result["trace"][0]["model"] is None and "model routing is off" in result["trace"][0]["note"]
     assert [name for name, _ in FakeChatModel.calls] == ["fake-orchestrator", "fake-reviewer"]
 

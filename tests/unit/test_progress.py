@@ -29,7 +29,8 @@ def test_ask_reports_each_step_in_order(tmp_path):
         on_event=events.append)
     assert kinds(events) == ["route", "loading", "loaded", "generating", "loading", "loaded", "generating",
                              "verdict", "loading", "loaded", "generating"]
-    assert events[0] == {"event": "route", "domain": "legal", "by": "rules", "confidence": 0.7, "language": "en"}
+    assert events[0] | {"confidence": None} == {"event": "route", "domain": "legal", "by": "classifier",
+                                                "confidence": None, "language": "en", "node": "legal"}
     loading = [e for e in events if e["event"] == "loading"][0]
     assert loading["model"] == "fake-legal" and loading["size_mb"] is None  # the fake has no file
     tokens = "".join(e["text"] for e in events if e["event"] == "token" and e["node"] == "integrate")
@@ -37,12 +38,12 @@ def test_ask_reports_each_step_in_order(tmp_path):
 
 
 def test_a_langgraph_client_gets_the_same_events_on_the_custom_stream():
-    FakeChatModel.enqueue("general", "Everest.", "OK")
+    FakeChatModel.enqueue("Everest.", "OK")
     graph = build_graph()
     team = Team(fake_profile(), GpuSlot())
     custom = [chunk for chunk in graph.stream({"question": "What is the tallest mountain?"},
                                               context=Context(profile=team), stream_mode="custom")]
-    assert kinds(custom)[0] == "loading" and "route" in kinds(custom)
+    assert kinds(custom)[:2] == ["route", "loading"]  # the classifier routes before any model loads
     assert custom[-1] == {"event": "skipped", "node": "integrate",
                           "reason": "the orchestrator wrote the draft itself, the review passed and it is in "
                                     "the user's language"}
@@ -70,7 +71,7 @@ def test_cli_live_quiet_and_json(tmp_path, capsys):
     out, err = capsys.readouterr()
     assert out.startswith("The orchestrator answer about leases and notice.\n")  # streamed, then the trace
     assert "route: legal" in out and "integrate" in out
-    assert "concilio: route: legal (by rules" in err and "concilio: loading fake-legal" in err
+    assert "concilio: route: legal (by classifier" in err and "concilio: loading fake-legal" in err
     assert "concilio: review: ok" in err
     assert main(["ask", "What does a lease need?", "--profile", cfg, "--quiet"]) == 0
     out, err = capsys.readouterr()

@@ -1,0 +1,227 @@
+"""The analyze step's fast tier: a learned classifier over legal / technical / general, in both languages.
+
+Scores come from a logistic regression over word and character n-grams of the accent-folded text, plus tags
+from a bilingual domain lexicon (agents/data/lexicon.json) and code-shape signals. The router returns
+*scores*; the threshold that turns a score into "sure enough, or ask the orchestrator model" is separate and
+fitted on out-of-fold predictions (RouteLLM's split).
+
+Corrections (feedback, overrides, reviewer confirmations) are examples too, weighted: a near-duplicate of
+a corrected question takes the corrected route at once (by="feedback"), and every refit includes them, so
+similar questions move as well. Loading, caching and storing corrections live in agents/router_store.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+
+import numpy as np
+
+from agents.routing_rules import fold
+
+DOMAINS = ("legal", "technical", "general")
+ROUTE_CHARS = 3000  # very long input is routed on its head and tail
+SIMILAR = 0.8  # cosine similarity at which a corrected question decides for a new one
+WEIGHTS = {"data": 1.0, "good": 1.0, "feedback": 4.0, "override": 4.0, "review": 0.5}
+TARGET_PRECISION = 0.95  # the threshold keeps classifier decisions at least this accurate (out of fold)
+
+_TOKEN = re.compile(r"[a-z0-9_+#]+")
+_TAGS = "\x1f"  # separates the text from its tags in prepare()'s output (control characters are removed)
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_CODE = re.compile(
+    r"```|\bdef \w+\(|\bfunction \w+\(|#include|\bimport \w+|\w+\([^()]*\)\s*[:{]|==|!=|->|=>|&&|\|\||"
+    r"</?[a-z]+[^>]*>|^\s*(?:for|while|if)\b.*[:{]\s*$|;\s*$|^\s*>>> ", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Example:
+    text: str
+    domain: str
+    source: str = "data"  # data | good | feedback | override | review
+    weight: float = 1.0
+    avoid: bool = False  # "not this domain": bad feedback that named no better one
+    id: str = ""
+
+
+@dataclass(frozen=True)
+class Decision:
+    domain: str
+    confidence: float
+    scores: dict[str, float]
+    by: str  # "classifier" | "feedback"
+    note: str = ""
+
+
+def correction(text: str, domain: str, source: str, *, avoid: bool = False) -> Example:
+    if domain not in DOMAINS:
+        raise ValueError(f"domain is one of {', '.join(DOMAINS)}, not {domain!r}")
+    return Example(text, domain, source, WEIGHTS[source], avoid)
+
+
+@cache
+def lexicon() -> dict[str, str]:
+    """Folded term -> domain, from agents/data/lexicon.json; terms listed under two domains are dropped."""
+    raw = json.loads(resources.files("agents").joinpath("data/lexicon.json").read_text("utf-8"))
+    seen: dict[str, set[str]] = {}
+    for domain, by_language in raw.items():
+        for terms in by_language.values():
+            for term in terms:
+                seen.setdefault(" ".join(_TOKEN.findall(fold(term))), set()).add(domain)
+    return {term: next(iter(ds)) for term, ds in seen.items() if term and len(ds) == 1}
+
+
+def clip(text: str) -> str:
+    text = _CONTROL.sub(" ", text)
+    if len(text) <= ROUTE_CHARS:
+        return text
+    return text[: ROUTE_CHARS * 2 // 3] + " " + text[-ROUTE_CHARS // 3:]
+
+
+def prepare(text: str) -> str:
+    """What the classifier reads: clipped, folded text plus one tag per lexicon term and one for code."""
+    clipped = clip(text)
+    folded = fold(clipped)
+    words, terms, tags = _TOKEN.findall(folded), lexicon(), []
+    for n in (1, 2, 3):
+        for i in range(len(words) - n + 1):
+            domain = terms.get(" ".join(words[i:i + n]))
+            if domain:
+                tags.append(f"zz{domain}zz")
+    if _CODE.search(clipped):
+        tags.append("zzcodezz")
+    return folded + _TAGS + " ".join(tags)
+
+
+def fit_threshold(confidence: np.ndarray, correct: np.ndarray, target: float = TARGET_PRECISION) -> float:
+    """The lowest confidence at which decisions that sure are still `target` accurate (pure).
+
+    Decisions are sorted by confidence; the threshold is the confidence of the last decision for which the
+    running accuracy of everything at or above it meets the target. 1.0 when even the surest miss it.
+    """
+    if len(confidence) == 0:
+        return 1.0
+    order = np.argsort(-confidence, kind="stable")
+    running = np.cumsum(correct[order]) / np.arange(1, len(order) + 1)
+    ok = np.nonzero(running >= target)[0]
+    return float(confidence[order][ok[-1]]) if len(ok) else 1.0
+
+
+@cache
+def stop_words() -> frozenset[str]:
+    """English and Spanish function words (the stop-words package), folded, minus the lexicon's terms.
+
+    Without them, Spanish questions lean towards whichever domain has the longest Spanish training texts."""
+    from stop_words import get_stop_words
+
+    words = {w for lang in ("en", "es") for term in get_stop_words(lang) for w in _TOKEN.findall(fold(term))}
+    return frozenset(words - set(lexicon()))
+
+
+def _content(prepared: str) -> str:
+    """The text part of prepare()'s output without stop words: what the character n-grams see."""
+    stop = stop_words()
+    return " ".join(w for w in _TOKEN.findall(prepared.split(_TAGS, 1)[0]) if w not in stop)
+
+
+def _vectorizer():
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.pipeline import make_union
+
+    words = TfidfVectorizer(token_pattern=r"[a-z0-9_+#]+", ngram_range=(1, 2), sublinear_tf=True,
+                            lowercase=False, stop_words=sorted(stop_words()))
+    chars = TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 4), sublinear_tf=True, lowercase=False,
+                            min_df=2, preprocessor=_content)
+    return make_union(words, chars)
+
+
+class Router:
+    """A fitted classifier plus its corrections. `decide()` is cheap; `learn()` refits (about a second)."""
+
+    def __init__(self, examples: list[Example], *, threshold: float = 0.0, c: float = 10.0) -> None:
+        self.examples = list(examples)
+        self.threshold = threshold
+        self.c = c
+        self._fit()
+
+    def _fit(self) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        labelled = [e for e in self.examples if not e.avoid]
+        self.vectorizer = _vectorizer()
+        matrix = self.vectorizer.fit_transform([prepare(e.text) for e in labelled])
+        self.model = LogisticRegression(C=self.c, class_weight="balanced", max_iter=5000)
+        self.model.fit(matrix, [e.domain for e in labelled], sample_weight=[e.weight for e in labelled])
+        self._remember()
+
+    def _remember(self) -> None:
+        self.corrections = [e for e in self.examples if e.source != "data"]
+        self._memory = (self.vectorizer.transform([prepare(e.text) for e in self.corrections])
+                        if self.corrections else None)
+
+    def scores(self, text: str) -> dict[str, float]:
+        probs = self.model.predict_proba(self.vectorizer.transform([prepare(text)]))[0]
+        return {str(d): float(p) for d, p in zip(self.model.classes_, probs)}
+
+    def decide(self, text: str) -> Decision:
+        row = self.vectorizer.transform([prepare(text)])
+        probs = self.model.predict_proba(row)[0]
+        scores = {str(d): float(p) for d, p in zip(self.model.classes_, probs)}
+        nearest = self._nearest(row)
+        if nearest is not None:
+            example, similarity = nearest
+            if example.avoid:
+                scores = {d: (0.0 if d == example.domain else p) for d, p in scores.items()}
+                total = sum(scores.values()) or 1.0
+                scores = {d: p / total for d, p in scores.items()}
+                domain = max(scores, key=scores.__getitem__)
+                return Decision(domain, scores[domain], scores, "feedback",
+                                f"a similar question was marked bad on {example.domain} ({similarity:.2f})")
+            return Decision(example.domain, max(similarity, scores[example.domain]), scores, "feedback",
+                            f"a similar question was corrected to {example.domain} ({similarity:.2f})")
+        domain = max(scores, key=scores.__getitem__)
+        return Decision(domain, scores[domain], scores, "classifier")
+
+    def _nearest(self, row) -> tuple[Example, float] | None:
+        if self._memory is None:
+            return None
+        similarity = self._similarity(row)
+        best = len(similarity) - 1 - int(np.argmax(similarity[::-1]))  # the latest among equals
+        return (self.corrections[best], float(similarity[best])) if similarity[best] >= SIMILAR else None
+
+    def _similarity(self, row) -> np.ndarray:
+        """Cosine similarity of `row` to each stored correction, on the n-gram blocks."""
+        from sklearn.metrics.pairwise import cosine_similarity
+
+        return cosine_similarity(self._memory, row).ravel()
+
+    def learn(self, example: Example, *, refit: bool = True) -> None:
+        """Add a correction: similar questions follow it at once; a refit spreads it to related ones."""
+        self.examples.append(example)
+        if refit:
+            self._fit()
+        else:
+            self._remember()
+
+
+def out_of_fold(examples: list[Example], folds: int = 5, c: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence and correctness of each data example's prediction by a router that didn't see it."""
+    from sklearn.model_selection import StratifiedKFold
+
+    data = [e for e in examples if e.source == "data"]
+    labels = np.array([e.domain for e in data])
+    confidence, correct = np.zeros(len(data)), np.zeros(len(data), dtype=bool)
+    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(data)), labels):
+        router = Router([data[i] for i in train], c=c)
+        for i in test:
+            decision = router.decide(data[i].text)
+            confidence[i], correct[i] = decision.confidence, decision.domain == data[i].domain
+    return confidence, correct
+
+
+def build(examples: list[Example], *, c: float = 10.0) -> Router:
+    """A router on all examples, its threshold fitted on out-of-fold predictions."""
+    confidence, correct = out_of_fold(examples, c=c)
+    return Router(examples, threshold=fit_threshold(confidence, correct), c=c)

@@ -1,0 +1,198 @@
+"""Where the router comes from: training data shipped in agents/data/, a fitted router cached per machine,
+and the user's corrections in the data folder.
+
+- The base router (fitted on the shipped data, threshold from out-of-fold predictions) is cached in the cache
+  folder under a name that is the hash of its data, lexicon and code version: built once per machine.
+- Corrections are appended to `<data>/routing/corrections.jsonl` (one JSON object a line, file-locked); the
+  router in use is the base refitted with them, cached beside them under their hash.
+- A router file that can't be read is rebuilt from the data, with a `RouterRebuiltWarning`.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import gzip
+import hashlib
+import json
+import os
+import pickle
+import threading
+import warnings
+from importlib import resources
+from pathlib import Path
+
+from filelock import FileLock
+
+from agents import paths
+from agents.router import DOMAINS, Example, Router, build, correction
+
+VERSION = 1  # bump when features or model change: cached routers are then rebuilt
+TRAINING_FILES = ("dev.jsonl.gz", "es_train_legal.jsonl", "es_train_other.jsonl", "es_train_more.jsonl",
+                  "seed.jsonl")
+_lock = threading.Lock()
+_current: dict[tuple, Router] = {}
+
+
+class RouterRebuiltWarning(UserWarning):
+    pass
+
+
+def _data(name: str):
+    return resources.files("agents").joinpath("data", name)
+
+
+def _read_jsonl(raw: bytes) -> list[dict]:
+    return [json.loads(line) for line in raw.decode("utf-8").split("\n") if line.strip()]
+
+
+def training_rows() -> list[dict]:
+    rows = []
+    for name in TRAINING_FILES:
+        raw = _data(name).read_bytes()
+        rows += _read_jsonl(gzip.decompress(raw) if name.endswith(".gz") else raw)
+    return rows
+
+
+def training_examples(exclude: set[str] = frozenset()) -> list[Example]:
+    """The shipped examples, without those whose id or source id is in `exclude` (for honest evaluation)."""
+    return [Example(r["text"], r["domain"], id=r["id"]) for r in training_rows()
+            if r["id"] not in exclude and r.get("source_id") not in exclude]
+
+
+def fingerprint() -> str:
+    import sklearn
+
+    digest = hashlib.sha256(f"{VERSION}:{sklearn.__version__}".encode())
+    for name in (*TRAINING_FILES, "lexicon.json"):
+        digest.update(_data(name).read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def routing_dir() -> Path:
+    return paths.data_dir() / "routing"
+
+
+def corrections_path() -> Path:
+    return routing_dir() / "corrections.jsonl"
+
+
+def add_correction(example: Example, *, note: str = "") -> None:
+    """Append one correction (file-locked, so concurrent processes don't interleave lines)."""
+    path = corrections_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"text": example.text, "domain": example.domain, "source": example.source, "avoid": example.avoid,
+              "at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"), "note": note}
+    with FileLock(str(path) + ".lock"), path.open("a", encoding="utf-8") as out:
+        out.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def read_corrections(path: Path | None = None) -> list[Example]:
+    """The stored corrections, oldest first; unreadable lines are skipped with a warning."""
+    path = path or corrections_path()
+    if not path.exists():
+        return []
+    examples, bad = [], 0
+    for line in path.read_text("utf-8", errors="replace").split("\n"):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            examples.append(correction(str(item["text"]), item["domain"], item["source"],
+                                       avoid=bool(item.get("avoid"))))
+        except (ValueError, KeyError, TypeError):
+            bad += 1
+    if bad:
+        warnings.warn(f"{path}: skipped {bad} unreadable correction line(s)", RouterRebuiltWarning, stacklevel=2)
+    return examples
+
+
+def _load(path: Path) -> Router | None:
+    if not path.exists():
+        return None
+    try:
+        with path.open("rb") as file:
+            router = pickle.load(file)
+        if not isinstance(router, Router):
+            raise TypeError(f"holds a {type(router).__name__}")
+        router.decide("ok")  # a router that can't answer is as broken as one that can't load
+        return router
+    except Exception as exc:  # noqa: BLE001 - any unreadable cache is rebuilt, never fatal
+        warnings.warn(f"router file {path} is unreadable ({type(exc).__name__}: {exc}); rebuilding it from "
+                      "the training data", RouterRebuiltWarning, stacklevel=3)
+        return None
+
+
+def _save(router: Router, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    with tmp.open("wb") as file:
+        pickle.dump(router, file, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(tmp, path)
+
+
+def _cached(path: Path, make) -> Router:
+    with FileLock(str(path) + ".lock"):
+        router = _load(path)
+        if router is None:
+            router = make()
+            _save(router, path)
+        return router
+
+
+def base_path() -> Path:
+    return paths.cache_dir() / "router" / f"base-{fingerprint()}.pkl"
+
+
+def base() -> Router:
+    """The router fitted on the shipped data (built on first use, about half a minute; then cached)."""
+    return _cached(base_path(), lambda: build(training_examples()))
+
+
+REFIT_EVERY = 10  # reviewer confirmations are folded in by a refit in batches of this many
+EXPLICIT = ("good", "feedback", "override")
+
+
+def refit_point(sources: list[str], every: int = REFIT_EVERY) -> int:
+    """How many of the corrections (oldest first) the fitted model includes; the rest act through the
+    similar-question memory only. Explicit ones (a person said so) are always fitted; reviewer confirmations
+    are fitted in batches, so a run of confirmations doesn't cost a refit per question. Pure."""
+    explicit = max((i + 1 for i, s in enumerate(sources) if s in EXPLICIT), default=0)
+    return max(explicit, len(sources) - len(sources) % every)
+
+
+def current() -> Router:
+    """The router in use: the base refitted with this data folder's corrections (see refit_point), the rest
+    remembered. Cached in the process and on disk."""
+    path = corrections_path()
+    raw = path.read_bytes() if path.exists() else b""
+    key = (str(base_path()), hashlib.sha256(raw).hexdigest()[:16])
+    with _lock:
+        if key in _current:
+            return _current[key]
+        router = base()
+        corrections = read_corrections(path) if raw else []
+        fitted = refit_point([c.source for c in corrections])
+        if fitted:
+            digest = hashlib.sha256(repr([(c.text, c.domain, c.source, c.avoid) for c in corrections[:fitted]])
+                                    .encode()).hexdigest()[:16]
+            router = _cached(routing_dir() / f"router-{digest}.pkl",
+                             lambda: Router([*base().examples, *corrections[:fitted]], threshold=base().threshold,
+                                            c=base().c))
+        if fitted < len(corrections):
+            router = copy.copy(router)
+            router.examples = [*router.examples, *corrections[fitted:]]
+            router._remember()
+        _current.clear()
+        _current[key] = router
+        return router
+
+
+def learn(text: str, domain: str, source: str, *, avoid: bool = False, note: str = "") -> Example:
+    """Store a correction; the next `current()` includes it."""
+    example = correction(text, domain, source, avoid=avoid)
+    add_correction(example, note=note)
+    return example
+
+
+__all__ = ["DOMAINS", "RouterRebuiltWarning", "base", "current", "learn", "read_corrections", "training_examples"]

@@ -1,0 +1,172 @@
+"""Routing evaluation: the learned classifier, the orchestrator model, and both combined as analyze runs them.
+
+    python -m evals.routing [--data PATH] [--corrections PATH] [--limit N] [--profile P] --json
+
+Prints one JSON object:
+  classifier      every row through the classifier (accuracy, macro-F1, per domain, confusion, p50/p99 ms),
+                  plus the same per language (`by_language`, from each row's `language` or detected)
+  llm             a domain-balanced sample of --limit rows through the orchestrator model alone (a reply
+                  that names no domain counts as `general`, what a model-only router would have to do)
+  combined        every row as the analyze step decides it: the classifier, and the model where the classifier
+                  is below its fitted threshold and the profile allows model routing
+  learning_curve  macro-F1 after 0, 50 and 200 labelled corrections, fed as user feedback from --corrections
+                  (default: half of --data, stratified; the curve is then measured on the other half)
+  training        how the router was trained: when rows of --data (by id or source id) are among the shipped
+                  training examples, they are left out and the router is refitted, so no score is on seen data
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+from evals.metrics import DOMAINS, classification, latency_ms, read_jsonl
+
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "routing" / "dev.jsonl"
+CURVE = (0, 50, 200)
+
+
+def _ids(rows: list[dict]) -> set[str]:
+    return {str(r[k]) for r in rows for k in ("id", "source_id") if r.get(k)}
+
+
+def router_for(rows: list[dict]):
+    """The shipped router, or one refitted without the training examples that these rows come from."""
+    from agents import router_store
+    from agents.router import Router
+
+    base = router_store.base()
+    examples = router_store.training_examples(exclude=_ids(rows))
+    left_out = len(router_store.training_examples()) - len(examples)
+    if not left_out:
+        return base, {"examples": len(examples), "left_out_overlap": 0, "threshold": round(base.threshold, 4)}
+    router = Router(examples, threshold=base.threshold, c=base.c)
+    return router, {"examples": len(examples), "left_out_overlap": left_out, "threshold": round(base.threshold, 4)}
+
+
+def _language(row: dict) -> str:
+    from agents.language import detect
+
+    return row.get("language") or detect(row["text"], fallback="en")[0]
+
+
+def run_classifier(router, rows: list[dict]) -> tuple[list, dict]:
+    decisions, seconds = [], []
+    for row in rows:
+        start = time.perf_counter()
+        decisions.append(router.decide(row["text"]))
+        seconds.append(time.perf_counter() - start)
+    truth = [r["domain"] for r in rows]
+    report = {**classification(truth, [d.domain for d in decisions]), **latency_ms(seconds)}
+    by_language: dict[str, list[int]] = {}
+    for i, row in enumerate(rows):
+        by_language.setdefault(_language(row), []).append(i)
+    report["by_language"] = {lang: {k: v for k, v in classification(
+        [truth[i] for i in idx], [decisions[i].domain for i in idx]).items() if k in ("n", "accuracy", "macro_f1")}
+        for lang, idx in sorted(by_language.items())}
+    return decisions, report
+
+
+def balanced_sample(rows: list[dict], limit: int) -> list[int]:
+    """Indices of up to `limit` rows, taking the domains in turn (file order within each)."""
+    queues = {d: [i for i, r in enumerate(rows) if r["domain"] == d] for d in DOMAINS}
+    picked: list[int] = []
+    while len(picked) < limit and any(queues.values()):
+        for d in DOMAINS:
+            if queues[d] and len(picked) < limit:
+                picked.append(queues[d].pop(0))
+    return sorted(picked)
+
+
+def run_llm(team, rows: list[dict], indices: list[int], cache: dict[int, str | None]) -> dict:
+    from agents.orchestrator import ask_model
+
+    seconds = []
+    for i in indices:
+        if i not in cache:
+            start = time.perf_counter()
+            domain, _ = ask_model(team, rows[i]["text"])
+            seconds.append(time.perf_counter() - start)
+            cache[i] = domain
+    report = classification([rows[i]["domain"] for i in indices], [cache[i] or "general" for i in indices])
+    return {**report, **latency_ms(seconds), "unparsed": sum(cache[i] is None for i in indices)}
+
+
+def run_combined(router, team, rows: list[dict], decisions: list, cache: dict[int, str | None]) -> dict:
+    asks = [i for i, d in enumerate(decisions) if d.by != "feedback" and d.confidence < router.threshold]
+    if team.profile.model_routing:
+        run_llm(team, rows, asks, cache)
+    else:
+        asks = []
+    # As in analyze: the model's domain where it was asked and named one, else the classifier's.
+    predicted = [(cache[i] if i in asks else None) or d.domain for i, d in enumerate(decisions)]
+    return {**classification([r["domain"] for r in rows], predicted),
+            "llm_consulted": len(asks), "model_routing": team.profile.model_routing}
+
+
+def learning_curve(router, rows: list[dict], corrections: list[dict] | None) -> dict:
+    from agents.router import Router, correction
+
+    if corrections is None:
+        half = {r["id"] for r in rows if int(hashlib.sha1(str(r["id"]).encode()).hexdigest(), 16) % 2 == 0}
+        pool, test, source = [r for r in rows if r["id"] in half], [r for r in rows if r["id"] not in half], \
+            "half of --data; measured on the other half"
+    else:
+        seen = _ids(rows)
+        pool, test, source = [r for r in corrections if not (_ids([r]) & seen)], rows, "--corrections"
+    random.Random(0).shuffle(pool)
+    curve = {}
+    for n in CURVE:
+        fed = [correction(r["text"], r["domain"], "feedback") for r in pool[:n]]
+        learner = Router([*router.examples, *fed], threshold=router.threshold, c=router.c) if fed else router
+        truth = [r["domain"] for r in test]
+        curve[str(n)] = classification(truth, [learner.decide(r["text"]).domain for r in test])["macro_f1"]
+    return {"macro_f1": curve, "fed": {str(n): min(n, len(pool)) for n in CURVE}, "test_n": len(test),
+            "source": source}
+
+
+def evaluate(rows: list[dict], *, profile="embedded", limit: int = 30, corrections: list[dict] | None = None,
+             llm: bool = True) -> dict:
+    from agents.team import team_for
+
+    router, training = router_for(rows)
+    decisions, classifier = run_classifier(router, rows)
+    report = {"data_n": len(rows), "training": training, "classifier": classifier}
+    cache: dict[int, str | None] = {}
+    if llm:
+        team = team_for(profile)
+        report["profile"] = team.profile.name
+        report["llm"] = run_llm(team, rows, balanced_sample(rows, limit), cache)
+        report["combined"] = run_combined(router, team, rows, decisions, cache)
+        fast, slow = classifier["p50_ms"], report["llm"]["p50_ms"]
+        report["llm_over_classifier_p50"] = round(slow / fast, 1) if fast and slow else None
+    report["learning_curve"] = learning_curve(router, rows, corrections)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m evals.routing", description=__doc__.splitlines()[0])
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="a file in dev.jsonl's schema")
+    p.add_argument("--corrections", type=Path, help="labelled rows fed as feedback for the learning curve")
+    p.add_argument("--limit", type=int, default=30, help="rows sent to the orchestrator model for `llm`")
+    p.add_argument("--profile", default="embedded")
+    p.add_argument("--no-llm", action="store_true", help="skip the model paths (no model is loaded)")
+    p.add_argument("--json", action="store_true", help="one line of JSON (default: indented)")
+    args = p.parse_args(argv)
+    if not args.data.exists():
+        print(f"no data file {args.data}; pass --data PATH (a file in dev.jsonl's schema)", file=sys.stderr)
+        return 2
+    rows = read_jsonl(args.data)
+    corrections = read_jsonl(args.corrections) if args.corrections else None
+    report = evaluate(rows, profile=args.profile, limit=args.limit, corrections=corrections, llm=not args.no_llm)
+    print(json.dumps(report, indent=None if args.json else 2, ensure_ascii=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
