@@ -59,8 +59,8 @@ class Profile:
     name: str
     roles: tuple[RoleSpec, ...]
     note: str = ""  # why this profile was chosen (auto-selection), shown by the CLI
-    # Ask the orchestrator model to route questions the cues leave undecided. Off for the embedded
-    # model: on dev.jsonl it got 1 of 30 such questions right, where "general" got all 30.
+    # Ask the orchestrator model when the router's classifier is unsure. Off for the embedded model: it
+    # answers "legal" to nearly everything (evals/routing.py, `llm`), far below the classifier.
     model_routing: bool = True
 
     def role(self, role: str) -> RoleSpec:

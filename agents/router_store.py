@@ -29,7 +29,7 @@ from agents.router import DOMAINS, Example, Router, build, correction
 
 VERSION = 1  # bump when features or model change: cached routers are then rebuilt
 TRAINING_FILES = ("dev.jsonl.gz", "es_train_legal.jsonl", "es_train_other.jsonl", "es_train_more.jsonl",
-                  "seed.jsonl")
+                  "seed.jsonl", "synthetic_legal.jsonl", "synthetic_technical.jsonl", "synthetic_general.jsonl")
 _lock = threading.Lock()
 _current: dict[tuple, Router] = {}
 
