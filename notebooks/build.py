@@ -33,19 +33,19 @@ QUICKSTART = [
 STEP_THROUGH = [
     ("md", "# Stepping through a run\n\nInterrupt before each node, inspect the state, change the route with "
            "`update_state`, resume, then list the history and replay from an earlier checkpoint."),
-    ("md", "This question has one cue for each of legal and technical, so the router can't decide and it "
-           "goes to the general route (on the embedded profile the small model isn't asked to route)."),
+    ("md", "This question touches law and software. The router's classifier scores all three domains; the "
+           "route records its domain, confidence, how it was decided and the node that will answer."),
     ("code", "from langgraph.checkpoint.memory import InMemorySaver\n\nfrom graphs.cooperation import build_graph\n"
              "from graphs.state import Context\n\ngraph = build_graph(checkpointer=InMemorySaver())\n"
              "config = {'configurable': {'thread_id': 'steps'}}\nctx = Context(profile='embedded')\n"
-             "NODES = ['legal', 'technical', 'general', 'review', 'integrate']"),
+             "NODES = ['legal', 'technical', 'general', 'long_context', 'review', 'integrate']"),
     ("md", "## Run until the router has decided"),
     ("code", "graph.invoke({'question': 'Is it legal to sell my old laptop with its software?'}, config,\n"
              "             context=ctx, interrupt_before=NODES)\nstate = graph.get_state(config)\n"
              "print('next:', state.next)\nprint('route:', state.values['route'])"),
-    ("md", "## Change the route\nThe question mentions software; send it to the technical specialist instead. "
+    ("md", "## Change the route\nSend it to the technical specialist (whatever the classifier said). "
            "`as_node='analyze'` makes the graph re-evaluate the edge out of analyze."),
-    ("code", "route = {**state.values['route'], 'domain': 'technical', 'by': 'override'}\n"
+    ("code", "route = {**state.values['route'], 'domain': 'technical', 'node': 'technical', 'by': 'override'}\n"
              "graph.update_state(config, {'route': route}, as_node='analyze')\n"
              "print('next:', graph.get_state(config).next)"),
     ("md", "## Resume step by step"),
