@@ -136,7 +136,7 @@ def ask_model(team: Team, question: str) -> tuple[str | None, TraceEntry]:
 
 
 def analyze(team: Team, question: str, *, previous_language: str | None = None,
-            force_domain: str | None = None, classifier: router.Router | None = None) -> Analysis:
+            force_domain: str | None = None) -> Analysis:
     """Language, complexity and domain: a forced route; else the learned classifier (or a correction of a
     similar question); else, when the classifier is unsure and the profile allows it, the orchestrator model."""
     start = time.perf_counter()
@@ -145,7 +145,7 @@ def analyze(team: Team, question: str, *, previous_language: str | None = None,
     if force_domain:
         row = trace_row("analyze", seconds=time.perf_counter() - start, note=f"route forced: {force_domain}")
         return Analysis(force_domain, 1.0, "override", lang, level, row)
-    classifier = classifier or router_store.current()
+    classifier = router_store.current()
     decision = classifier.decide(question)
     scores = ", ".join(f"{d} {p:.2f}" for d, p in sorted(decision.scores.items()))
     note = join_notes(f"{decision.by}: {scores}; threshold {classifier.threshold:.2f}", decision.note)

@@ -161,10 +161,6 @@ class Router:
         self._memory = (self.vectorizer.transform([prepare(e.text) for e in self.corrections])
                         if self.corrections else None)
 
-    def scores(self, text: str) -> dict[str, float]:
-        probs = self.model.predict_proba(self.vectorizer.transform([prepare(text)]))[0]
-        return {str(d): float(p) for d, p in zip(self.model.classes_, probs)}
-
     def decide(self, text: str) -> Decision:
         row = self.vectorizer.transform([prepare(text)])
         probs = self.model.predict_proba(row)[0]
@@ -196,6 +192,10 @@ class Router:
         from sklearn.metrics.pairwise import cosine_similarity
 
         return cosine_similarity(self._memory, row).ravel()
+
+    def refit_on(self, examples: list[Example]) -> Router:
+        """A router fitted on `examples`, keeping this one's threshold and regularisation."""
+        return Router(examples, threshold=self.threshold, c=self.c)
 
     def learn(self, example: Example, *, refit: bool = True) -> None:
         """Add a correction: similar questions follow it at once; a refit spreads it to related ones."""

@@ -19,6 +19,7 @@ import os
 import pickle
 import threading
 import warnings
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -46,12 +47,14 @@ def _read_jsonl(raw: bytes) -> list[dict]:
     return [json.loads(line) for line in raw.decode("utf-8").split("\n") if line.strip()]
 
 
-def training_rows() -> list[dict]:
+@cache
+def training_rows() -> tuple[dict, ...]:
+    """The shipped training rows (read once a process: package data doesn't change under it)."""
     rows = []
     for name in TRAINING_FILES:
         raw = _data(name).read_bytes()
         rows += _read_jsonl(gzip.decompress(raw) if name.endswith(".gz") else raw)
-    return rows
+    return tuple(rows)
 
 
 def training_examples(exclude: set[str] = frozenset()) -> list[Example]:
@@ -60,7 +63,10 @@ def training_examples(exclude: set[str] = frozenset()) -> list[Example]:
             if r["id"] not in exclude and r.get("source_id") not in exclude]
 
 
+@cache
 def fingerprint() -> str:
+    """Hash of the shipped data, lexicon, code version and sklearn version: names the cached base router.
+    Computed once a process; `current()` needs it on every question."""
     import sklearn
 
     digest = hashlib.sha256(f"{VERSION}:{sklearn.__version__}".encode())
@@ -170,15 +176,14 @@ def current() -> Router:
     with _lock:
         if key in _current:
             return _current[key]
-        router = base()
+        router = base_router = base()
         corrections = read_corrections(path) if raw else []
         fitted = refit_point([c.source for c in corrections])
         if fitted:
             digest = hashlib.sha256(repr([(c.text, c.domain, c.source, c.avoid) for c in corrections[:fitted]])
                                     .encode()).hexdigest()[:16]
             router = _cached(routing_dir() / f"router-{digest}.pkl",
-                             lambda: Router([*base().examples, *corrections[:fitted]], threshold=base().threshold,
-                                            c=base().c))
+                             lambda: base_router.refit_on([*base_router.examples, *corrections[:fitted]]))
         if fitted < len(corrections):
             router = copy.copy(router)
             router.examples = [*router.examples, *corrections[fitted:]]

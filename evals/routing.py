@@ -38,14 +38,11 @@ def _ids(rows: list[dict]) -> set[str]:
 def router_for(rows: list[dict]):
     """The shipped router, or one refitted without the training examples that these rows come from."""
     from agents import router_store
-    from agents.router import Router
 
     base = router_store.base()
     examples = router_store.training_examples(exclude=_ids(rows))
-    left_out = len(router_store.training_examples()) - len(examples)
-    if not left_out:
-        return base, {"examples": len(examples), "left_out_overlap": 0, "threshold": round(base.threshold, 4)}
-    router = Router(examples, threshold=base.threshold, c=base.c)
+    left_out = len(router_store.training_rows()) - len(examples)
+    router = base.refit_on(examples) if left_out else base
     return router, {"examples": len(examples), "left_out_overlap": left_out, "threshold": round(base.threshold, 4)}
 
 
@@ -110,7 +107,7 @@ def run_combined(router, team, rows: list[dict], decisions: list, cache: dict[in
 
 
 def learning_curve(router, rows: list[dict], corrections: list[dict] | None) -> dict:
-    from agents.router import Router, correction
+    from agents.router import correction
 
     if corrections is None:
         half = {r["id"] for r in rows if int(hashlib.sha1(str(r["id"]).encode()).hexdigest(), 16) % 2 == 0}
@@ -123,7 +120,7 @@ def learning_curve(router, rows: list[dict], corrections: list[dict] | None) -> 
     curve = {}
     for n in CURVE:
         fed = [correction(r["text"], r["domain"], "feedback") for r in pool[:n]]
-        learner = Router([*router.examples, *fed], threshold=router.threshold, c=router.c) if fed else router
+        learner = router.refit_on([*router.examples, *fed]) if fed else router
         truth = [r["domain"] for r in test]
         curve[str(n)] = classification(truth, [learner.decide(r["text"]).domain for r in test])["macro_f1"]
     return {"macro_f1": curve, "fed": {str(n): min(n, len(pool)) for n in CURVE}, "test_n": len(test),

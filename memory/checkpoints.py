@@ -17,9 +17,12 @@ import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 from agents.errors import ConcilioError
 from agents.paths import data_dir
+
+T = TypeVar("T")
 
 DB_NAME = "threads.sqlite"
 FIX = "set CONCILIO_DATA_DIR to another folder, or move the file away"
@@ -113,27 +116,35 @@ def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
 
 
 @contextlib.contextmanager
+def opened(path: str | Path | None, prepare: Callable[[sqlite3.Connection, Path], T]) -> Iterator[T]:
+    """`open_checked(path)`, then `prepare(conn, db)` builds what is yielded (a saver, a store). An SQLite
+    error while preparing becomes a DatabaseError naming the file; the connection is closed on every exit."""
+    db, conn = open_checked(path)
+    try:
+        try:
+            prepared = prepare(conn, db)
+        except sqlite3.Error as exc:
+            raise DatabaseError(db, str(exc)) from None
+        yield prepared
+    finally:
+        conn.close()
+
+
+@contextlib.contextmanager
 def sqlite_checkpointer(path: str | Path | None = None) -> Iterator:
     """A `SqliteSaver` on `path` (default: the data folder's threads.sqlite; a `file:` URI also works),
     WAL mode, checked and migrated, closed on exit."""
     from langgraph.checkpoint.sqlite import SqliteSaver
 
-    db, conn = open_checked(path)
-    try:
+    def prepare(conn: sqlite3.Connection, db: Path) -> SqliteSaver:
         conn.execute("PRAGMA journal_mode=WAL")
         migrate(conn, db)
         saver = SqliteSaver(conn)
         saver.setup()
-    except sqlite3.Error as exc:
-        conn.close()
-        raise DatabaseError(db, str(exc)) from None
-    except BaseException:
-        conn.close()
-        raise
-    try:
+        return saver
+
+    with opened(path, prepare) as saver:
         yield saver
-    finally:
-        conn.close()
 
 
 @contextlib.asynccontextmanager

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agents.errors import ConcilioError
-from memory.checkpoints import DatabaseError, open_checked
+from memory.checkpoints import opened
 
 NAMESPACE = ("user", "facts")  # one local user; a shared deployment would put a user id in here
 FEEDBACK = ("feedback",)  # (thread, turn) -> good|bad, for the routing and effectiveness work to fold in
@@ -39,21 +39,14 @@ def sqlite_store(path: str | Path | None = None) -> Iterator:
     """A `SqliteStore` on the conversation database (default: the data folder's threads.sqlite)."""
     from langgraph.store.sqlite import SqliteStore
 
-    db, conn = open_checked(path)
-    conn.isolation_level = None  # SqliteStore manages its own transactions
-    try:
+    def prepare(conn: sqlite3.Connection, _db: Path) -> SqliteStore:
+        conn.isolation_level = None  # SqliteStore manages its own transactions
         store = SqliteStore(conn)
         store.setup()
-    except sqlite3.Error as exc:
-        conn.close()
-        raise DatabaseError(db, str(exc)) from None
-    except BaseException:
-        conn.close()
-        raise
-    try:
+        return store
+
+    with opened(path, prepare) as store:
         yield store
-    finally:
-        conn.close()
 
 
 def remember(store, facts: dict[str, str], source: str) -> None:
