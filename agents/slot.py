@@ -68,6 +68,7 @@ class GpuSlot:
         self.timeout = timeout if timeout is not None else float(os.environ.get("CONCILIO_SLOT_TIMEOUT", "600"))
         self.events: list[SlotEvent] = []
         self.max_resident_seen = 0  # instrumentation for the invariant "resident <= capacity"
+        self.waiting = 0  # runs blocked on the slot right now (monitoring)
 
     def resident(self) -> list[str]:
         return [spec.name for spec, _ in self._resident.values()]
@@ -82,7 +83,12 @@ class GpuSlot:
         start = time.perf_counter()
         if not self._lock.acquire(blocking=False):
             progress.emit("waiting", model=spec.name, resident=self.resident())
-            if not self._lock.acquire(timeout=self.timeout):
+            self.waiting += 1
+            try:
+                acquired = self._lock.acquire(timeout=self.timeout)
+            finally:
+                self.waiting -= 1
+            if not acquired:
                 raise SlotTimeoutError(spec.name, time.perf_counter() - start)
         try:
             lease = self._ensure(spec)

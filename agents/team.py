@@ -35,6 +35,10 @@ class TraceEntry(TypedDict, total=False):
     skipped: bool
     note: str
     turn: int
+    error: str  # a node that failed: the exception
+    verdict: str  # review rows: "ok" | "revise", who decided it, and what is wrong
+    verdict_by: str
+    issues: list[str]
 
 
 @dataclass

@@ -21,6 +21,7 @@ from agents.orchestrator import clean_question
 from agents.team import Team, team_for
 from graphs.cooperation import build_graph
 from graphs.state import Context
+from memory import ledger
 from memory.checkpoints import sqlite_checkpointer
 from memory.store import sqlite_store
 
@@ -34,8 +35,10 @@ def preflight(team: Team) -> None:
 
 def ask(question: str, *, thread_id: str | None = None, profile: str | Profile | Team | None = None,
         db: str | Path | None = None, force_domain: str | None = None,
-        on_event: Callable[[dict], None] | None = None) -> dict[str, Any]:
+        on_event: Callable[[dict], None] | None = None, learn: bool = True) -> dict[str, Any]:
     """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace.
+
+    `learn=False` keeps the router as it is (an override or a passed review teaches it nothing): evaluations.
 
     `on_event` receives progress as it happens (see agents/progress.py): route, waiting, loading, loaded,
     generating, token, verdict, skipped; the same events a LangGraph client gets with stream_mode="custom".
@@ -55,7 +58,7 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         # killed between nodes loses nothing (the default writes checkpoints in the background).
         payload = None if resumed else {"question": text, "force_domain": force_domain}
         out: dict[str, Any] = {}
-        for mode, chunk in graph.stream(payload, config, context=Context(profile=team), durability="sync",
+        for mode, chunk in graph.stream(payload, config, context=Context(profile=team, learn=learn), durability="sync",
                                         stream_mode=["custom", "values"]):
             if mode == "values":
                 out = chunk
@@ -100,6 +103,7 @@ def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: i
         target = chosen[0]
         routed = target.route.get("domain", "general")
         memories.record_feedback(store, thread_id, target.turn, verdict, domain or routed)
+    ledger.record_safely(ledger.feedback_record, thread_id, target.turn, verdict, domain or routed)
     if verdict == "good":
         router_store.learn(target.question, domain or routed, "good", note=f"{thread_id}:{target.turn}")
         learned = f"route {domain or routed} confirmed"

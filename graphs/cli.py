@@ -6,6 +6,8 @@
   concilio memories list|delete KEY [--json]
   concilio feedback THREAD good|bad [--domain D] [--turn N] [--json]
   concilio chat [--thread ID] [--profile NAME|FILE.toml]   (/route D, /feedback good|bad [D], /thread, /quit)
+  concilio stats [--since 24h|7d|DATE] [--json]
+  concilio metrics [--port 9464] [--host 127.0.0.1]
 """
 
 from __future__ import annotations
@@ -289,6 +291,9 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--thread")
     c.add_argument("--profile")
     c.set_defaults(func=cmd_chat)
+    from graphs.monitor import add_commands
+
+    add_commands(sub)  # stats, metrics
     return p
 
 

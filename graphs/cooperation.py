@@ -16,7 +16,9 @@ and a model that is already resident costs no load. Nodes are thin: the work is 
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
+import time
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.config import get_config
@@ -30,6 +32,7 @@ from agents.team import join_notes, team_for, trace_row
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
+from memory import ledger
 from memory import store as memories
 from memory.context import estimated_tokens, needs_long_context, summarize_turn
 
@@ -50,14 +53,36 @@ def _history(state: State) -> list[Message]:
 
 
 def _reporting(node):
-    """Run a node with agents' progress events going to LangGraph's custom stream."""
+    """Run a node with agents' progress events going to LangGraph's custom stream; a node that fails is
+    recorded in the ledger as a failed run (with the nodes that completed) before the error goes on."""
 
     @functools.wraps(node)
     def wrapper(state: State, runtime: Runtime[Context]) -> dict:
         with progress.reporting(runtime.stream_writer if runtime is not None else None):
-            return node(state, runtime)
+            try:
+                return node(state, runtime)
+            except Exception as exc:
+                failed = trace_row(node.__name__, note="failed", error=f"{type(exc).__name__}: {exc}"[:500])
+                _record_run(state, runtime, [*state.get("trace", []), failed], error=failed["error"])
+                raise
 
     return wrapper
+
+
+def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, error: str | None = None) -> None:
+    """Queue this run for the effectiveness ledger (memory/ledger.py); never blocks, never raises."""
+    started = state.get("started_at") or time.time()
+    ledger.record_safely(
+        ledger.run_record, thread_id=str(get_config().get("configurable", {}).get("thread_id", "-")),
+        turn=state.get("turn"), question=state.get("question", ""), language=state.get("language"),
+        route=state.get("route"), trace=trace, profile=_team(runtime).profile.name if error is None else "",
+        started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None),
+        seconds=time.time() - started, verdict=(state.get("review") or {}).get("verdict"),
+        revisions=state.get("revisions", 0), error=error)
+
+
+def _learning(runtime: Runtime[Context] | None) -> bool:
+    return runtime is None or runtime.context is None or runtime.context.learn
 
 
 def _memories(runtime: Runtime[Context] | None) -> dict[str, str]:
@@ -84,7 +109,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     team = _team(runtime)
     forced = state.get("force_domain")
     result = orchestrator.analyze(team, question, previous_language=state.get("language"), force_domain=forced)
-    if forced:  # an explicit override is a correction the router learns from
+    if forced and _learning(runtime):  # an explicit override is a correction the router learns from
         router_store.learn(question, forced, "override")
     # A language preference stated now, or remembered from any thread, decides the answer's language.
     preference = orchestrator.propose_memories(question).get("language") or _memories(runtime).get("language")
@@ -109,6 +134,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
         "revisions": 0,
         "answer": "",
         "trace": Overwrite([{**result.trace, "turn": turn}]),
+        "started_at": time.time(),
     }
 
 
@@ -142,14 +168,17 @@ def _specialist(name: str, role: str | None = None):
 
 def review(state: State, runtime: Runtime[Context]) -> dict:
     if state.get("complexity") == "trivial":
-        row = trace_row("review", skipped=True, note="trivial question: nothing to review", turn=state["turn"])
+        row = trace_row("review", skipped=True, note="trivial question: nothing to review", turn=state["turn"],
+                        verdict="ok", verdict_by="checks", issues=[])
         return {"review": {"verdict": "ok", "issues": [], "by": "checks"}, "trace": [row]}
     verdict, row, _ = reviewer.review(_team(runtime), state["language"], state["question"], state["draft"],
                                       state.get("draft_finish", "stop"), _history(state),
                                       state.get("summaries", []))
     progress.emit("verdict", verdict=verdict["verdict"], issues=verdict["issues"], by=verdict["by"])
+    row = {**row, "verdict": verdict["verdict"], "verdict_by": verdict["by"], "issues": verdict["issues"]}
     route = state["route"]
-    if verdict["by"] == "model" and verdict["verdict"] == "ok" and route.get("by") in ("classifier", "llm"):
+    if (verdict["by"] == "model" and verdict["verdict"] == "ok" and route.get("by") in ("classifier", "llm")
+            and _learning(runtime)):
         router_store.learn(state["question"], route["domain"], "review")  # a weak confirmation of the route
         row["note"] = join_notes(row.get("note", ""), "route confirmed to the router")
     return {"review": verdict, "trace": [{**row, "turn": state["turn"]}]}
@@ -177,6 +206,7 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
         row = {**row, "note": join_notes(row.get("note", ""), f"remembered {remembered}")}
     models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]
     meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models))}
+    _record_run(state, runtime, [*state.get("trace", []), row])
     return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],
             "summaries": [summarize_turn(state["question"], answer)], "trace": [row]}
 

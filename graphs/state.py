@@ -49,6 +49,7 @@ class State(InputState, OutputState, total=False):
     review: Verdict | None
     revisions: int
     summaries: Annotated[list[str], operator.add]  # one line per completed turn (memory/context.py)
+    started_at: float  # when this turn's analyze ran (epoch seconds): the run's total time for the ledger
 
 
 @dataclass
@@ -57,3 +58,4 @@ class Context:
     None picks automatically (see agents.models.resolve)."""
 
     profile: Any = None
+    learn: bool = True  # False: overrides and passed reviews don't teach the router (evaluations)
