@@ -10,6 +10,7 @@ and the user's corrections in the data folder.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import datetime as dt
 import gzip
@@ -19,6 +20,7 @@ import os
 import pickle
 import threading
 import warnings
+from collections.abc import Iterator
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -167,9 +169,24 @@ def refit_point(sources: list[str], every: int = REFIT_EVERY) -> int:
     return max(explicit, len(sources) - len(sources) % every)
 
 
+_override: list[Router] = []
+
+
+@contextlib.contextmanager
+def using(router: Router) -> Iterator[Router]:
+    """Route with `router` inside the block (evaluations: one refitted without the rows they score)."""
+    _override.append(router)
+    try:
+        yield router
+    finally:
+        _override.remove(router)
+
+
 def current() -> Router:
     """The router in use: the base refitted with this data folder's corrections (see refit_point), the rest
     remembered. Cached in the process and on disk."""
+    if _override:
+        return _override[-1]
     path = corrections_path()
     raw = path.read_bytes() if path.exists() else b""
     key = (str(base_path()), hashlib.sha256(raw).hexdigest()[:16])

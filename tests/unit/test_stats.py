@@ -51,7 +51,8 @@ def _node(rid, seq, node, model, domain, seconds=1.0, tokens=10, swapped=False, 
 RUNS = [_run("r1", "a", 1, "legal", revisions=1), _run("r2", "b", 1, "legal"),
         _run("r3", "c", 1, "technical", error="boom"), _run("r4", "c", 1, "technical", minutes=1)]
 NODES = [
-    _node("r1", 0, "analyze", "orca", "legal", 0.5, 0, swapped=True), _node("r1", 1, "legal", "phi", "legal", 2.0, 40, True),
+    _node("r1", 0, "analyze", "orca", "legal", 0.5, 0, swapped=True),
+    _node("r1", 1, "legal", "phi", "legal", 2.0, 40, True),
     _node("r1", 2, "review", "llama", "legal", 1.0, 2, True), _node("r1", 3, "legal", "phi", "legal", 4.0, 40, True),
     _node("r2", 0, "analyze", "orca", "legal", 0.5, 0), _node("r2", 1, "legal", "phi", "legal", 6.0, 60),
     _node("r2", 2, "integrate", "orca", "legal", skipped=True),
