@@ -72,7 +72,7 @@ def sample(rows: list[dict], limit: int, seed: int = 0) -> list[dict]:
         queues[(d, "es")] = [r for r in pool if r["id"] in stems]
         queues[(d, "en")] = [r for r in pool if r["id"] not in stems]
     picked: list[dict] = []
-    turn = {d: "en" for d in DOMAINS}
+    turn = {d: "en" if i % 2 == 0 else "es" for i, d in enumerate(DOMAINS)}  # a short sample has both
     while len(picked) < limit and any(queues.values()):
         for d in DOMAINS:
             if len(picked) >= limit:

@@ -22,6 +22,7 @@ import time
 
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.config import get_config
+from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
@@ -61,6 +62,8 @@ def _reporting(node):
         with progress.reporting(runtime.stream_writer if runtime is not None else None):
             try:
                 return node(state, runtime)
+            except GraphBubbleUp:  # an interrupt, not a failure
+                raise
             except Exception as exc:
                 failed = trace_row(node.__name__, note="failed", error=f"{type(exc).__name__}: {exc}"[:500])
                 _record_run(state, runtime, [*state.get("trace", []), failed], error=failed["error"])

@@ -60,7 +60,47 @@ STEP_THROUGH = [
              "replayed = graph.invoke(None, before.config, context=ctx)\nprint(replayed['answer'])"),
 ]
 
-NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART, "02_step_through.ipynb": STEP_THROUGH}
+EFFECTIVENESS = [
+    ("md", "# Effectiveness: the ledger, stats, metrics and answer quality\n\nEvery run is recorded in the "
+           "ledger (memory/ledger.py): route, each node's model, seconds, load seconds, tokens, the reviewer's "
+           "verdicts and your feedback. This notebook uses a scratch data folder, so it starts empty."),
+    ("code", "import os, tempfile\nfrom pathlib import Path\n\n"
+             "os.environ['CONCILIO_DATA_DIR'] = tempfile.mkdtemp()  # a scratch ledger\n\n"
+             "from graphs.api import ask, feedback\n\nquestions = {\n"
+             "    'es-legal': '¿Puede mi casero echarme del piso sin previo aviso?',\n"
+             "    'en-legal': 'Can my employer read my private emails?',\n"
+             "    'es-tech': '¿Cómo invierto una lista en Python?',\n"
+             "    'en-tech': 'How do I find which process uses port 8080 on Linux?',\n}\n"
+             "for thread, q in questions.items():\n    r = ask(q, thread_id=thread)\n"
+             "    print(thread, r['route'], r['language'])"),
+    ("md", "## Rate two answers\nFeedback goes to the ledger and teaches the router."),
+    ("code", "print(feedback('es-legal', 'good')['learned'])\nprint(feedback('en-tech', 'bad', domain='technical')"
+             "['learned'])"),
+    ("md", "## Stats per model and domain\nThe same numbers `concilio stats` prints, as a dict for code."),
+    ("code", "from graphs.monitor import stats_text\nfrom memory.stats import collect\n\nreport = collect()\n"
+             "print(stats_text(report))"),
+    ("code", "import matplotlib.pyplot as plt\n\nrows = [m for m in report['models'] if m['tokens_per_s']]\n"
+             "fig, ax = plt.subplots(figsize=(6, 2.5))\n"
+             "ax.barh([f\"{m['model']} · {m['domain']}\" for m in rows], [m['tokens_per_s'] for m in rows])\n"
+             "ax.set_xlabel('tokens/s')\nplt.tight_layout()"),
+    ("md", "## Prometheus metrics\n`concilio metrics --port 9464` serves these; `serve()` does it from a "
+           "long-running process like this one. Counters come from the ledger, so they match the stats."),
+    ("code", "import urllib.request\nfrom graphs.monitor import serve\n\nserver = serve(0)  # any free port\n"
+             "text = urllib.request.urlopen(f'http://127.0.0.1:{server.server_port}/metrics').read().decode()\n"
+             "print('\\n'.join(l for l in text.splitlines() if l.startswith(('concilio_runs_total', "
+             "'concilio_feedback_total', 'concilio_swaps_total'))))\nserver.shutdown()"),
+    ("md", "## Answer quality: cooperation vs a single model vs perfect routing\nA small run (3 questions) of "
+           "`python -m evals.answers` (the full one is `--limit 60`). On the 135M embedded model accuracy is "
+           "near chance; the same code runs on your own models with `profile='gpt4all-seed'` or a config file."),
+    ("code", "from IPython.display import Image, Markdown, display\n\nfrom evals.answer_report import "
+             "write_report\nfrom evals.answers import DEFAULT_DATA, evaluate\nfrom evals.metrics import "
+             "read_jsonl\n\nquality = evaluate(read_jsonl(DEFAULT_DATA), limit=3, reviewer_limit=2)\n"
+             "paths = write_report(quality, Path(tempfile.mkdtemp()))\n"
+             "display(Markdown(paths['markdown'].read_text()))\ndisplay(Image(str(paths['chart'])))"),
+]
+
+NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART, "02_step_through.ipynb": STEP_THROUGH,
+             "03_effectiveness.ipynb": EFFECTIVENESS}
 
 
 def build(name: str):

@@ -41,3 +41,12 @@ def test_step_through_runs():
     text = outputs(build.execute(build.build("02_step_through.ipynb")))
     assert "next: ('technical',)" in text  # the route changed with update_state
     assert "ran integrate" in text and "['analyze', 'technical', 'review', 'integrate']" in text
+
+
+def test_effectiveness_runs():
+    nb = build.execute(build.build("03_effectiveness.ipynb"))
+    text = outputs(nb)
+    assert "SmolLM2-135M-Instruct" in text and "0 failed writes" in text  # the stats table
+    assert "concilio_runs_total" in text and "concilio_feedback_total" in text  # the metrics
+    markdown = "".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", []))
+    assert "| graph |" in markdown and "| oracle |" in markdown  # the answer-quality report

@@ -149,3 +149,11 @@ def test_stats_reports_an_unreadable_ledger_and_its_failures(monkeypatch, tmp_pa
     assert cli.main(["stats"]) == 1
     out = capsys.readouterr().out
     assert "can't be used" in out and "failed writes" in out
+
+
+def test_metrics_listen_on_loopback_by_default():
+    server = serve(0)
+    try:
+        assert server.server_address[0] == "127.0.0.1"
+    finally:
+        server.shutdown()
