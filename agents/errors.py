@@ -59,3 +59,8 @@ class SlotTimeoutError(ConcilioError, TimeoutError):
             f"Waited {waited:.0f} s for the GPU slot to load {model}; another run holds it. "
             "Try again, or raise CONCILIO_SLOT_TIMEOUT."
         )
+
+
+class BackendUnavailable(BackendError):
+    """A model server that can't be reached, fails, hangs or answers nonsense. A specialist role falls back
+    to the orchestrator's model when this happens (agents/team.py)."""

@@ -166,9 +166,14 @@ def from_config(path: Path, *, fetch: bool = True) -> Profile:
             model_kw["path"] = p if p.is_absolute() else (path.parent / p)
             model_kw.setdefault("name", model_kw["path"].stem)
             model_kw.setdefault("fix", f"check [roles.{spec.role}] path in {path}")
-        if "options" in model_kw:
-            model_kw["options"] = tuple(sorted(dict(model_kw["options"]).items()))
+        if "options" in model_kw:  # hashable: lists (e.g. endpoints) become tuples
+            model_kw["options"] = tuple(sorted((k, tuple(v) if isinstance(v, list) else v)
+                                               for k, v in dict(model_kw["options"]).items()))
         model = replace(spec.model, **model_kw) if model_kw else spec.model
+        if model.backend == "llamacpp" and "path" not in table and base_name == "embedded":
+            from agents import embedded as smol  # llama.cpp reads SmolLM2's original file, no conversion needed
+
+            model = replace(model, path=smol.paths().original, name=f"{model.name} (llama.cpp)")
         roles.append(replace(spec, model=model, prompt=table.get("prompt", spec.prompt),
                              max_tokens=table.get("max_tokens", spec.max_tokens)))
     if fetch and base_name == "embedded" and any(r.model.path == base.roles[0].model.path for r in roles):

@@ -17,7 +17,7 @@ from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it be
 from agents import progress
 from agents.backends import GenParams, Message
 from agents.backends.base import TokenCallback
-from agents.errors import ConcilioError, ModelRunError
+from agents.errors import BackendUnavailable, ConcilioError, ModelRunError
 from agents.models import Profile, RoleSpec, resolve
 from agents.slot import GpuSlot, default_slot
 
@@ -39,6 +39,9 @@ class TraceEntry(TypedDict, total=False):
     verdict: str  # review rows: "ok" | "revise", who decided it, and what is wrong
     verdict_by: str
     issues: list[str]
+
+
+FALLBACK_ROLE = "orchestrator"  # whose model answers when another role's server is unavailable
 
 
 @dataclass
@@ -74,12 +77,25 @@ class Team:
         spec = self.role(role)
         gen = GenParams(max_tokens=spec.max_tokens or max_tokens, **params)
         start = time.perf_counter()
+        given_on_token = on_token
         if progress.active():
             on_token = _tee(on_token, node)
         try:
             with self.slot.hold(spec.model) as lease:
                 progress.emit("generating", node=node, role=role, model=spec.model.name)
                 completion = lease.model.complete(messages, gen, on_token)
+        except BackendUnavailable as exc:
+            if role == FALLBACK_ROLE:
+                raise
+            # A specialist's server is down, hanging or broken: the orchestrator's model takes the role,
+            # with the same messages, and the trace says so.
+            note = f"{role} model {spec.model.name} unavailable ({exc}); the {FALLBACK_ROLE}'s model answered"
+            progress.emit("fallback", node=node, role=role, model=spec.model.name, reason=str(exc))
+            reply = self.call(node, FALLBACK_ROLE, messages, max_tokens=max_tokens, on_token=given_on_token,
+                              **params)
+            reply.trace["note"] = join_notes(note, reply.trace.get("note", ""))
+            reply.trace["seconds"] = round(time.perf_counter() - start, 4)
+            return reply
         except ConcilioError:
             raise
         except Exception as exc:

@@ -29,7 +29,7 @@ from memory.store import sqlite_store
 def preflight(team: Team) -> None:
     """Refuse missing, truncated or non-GGUF model files before anything runs (names file and fix)."""
     for model in team.profile.models():
-        if model.backend == "gpt4all":
+        if model.backend in ("gpt4all", "llamacpp"):
             inspect(model.path, fix=model.fix)
 
 

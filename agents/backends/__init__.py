@@ -1,7 +1,10 @@
 """Backends, registered by name and imported only when a model of theirs is loaded.
 
-Built-in backends go through the same `register()` a third-party one uses. llama.cpp in-process and
-OpenAI-compatible servers will register here too.
+Built-in backends go through the same `register()` a third-party one uses:
+  gpt4all    gpt4all 2.8.2 in process (the default)
+  llamacpp   llama-cpp-python in process (extra `llama`)
+  openai     any OpenAI-compatible server: Ollama, llama.cpp server, vLLM, GPT4All's API server
+  fake       the scripted model of the tests
 """
 
 from __future__ import annotations
@@ -21,8 +24,11 @@ Loader = Callable[["ModelSpec"], ChatModel]
 # name -> "module:function" (lazy) or a loader
 _REGISTRY: dict[str, str | Loader] = {
     "gpt4all": "agents.backends.gpt4all_backend:load",
+    "llamacpp": "agents.backends.llamacpp_backend:load",
+    "openai": "agents.backends.openai_backend:load",
     "fake": "agents.backends.fake:load",
 }
+EXTRAS = {"llama_cpp": "llama"}  # missing module → the extra that installs it
 
 
 def register(name: str, loader: str | Loader) -> None:
@@ -43,7 +49,9 @@ def loader_for(name: str) -> Loader:
         try:
             target = getattr(importlib.import_module(module), func)
         except ImportError as exc:
-            raise BackendError(f"backend {name!r} needs a package that is not installed: {exc.name}") from exc
+            extra = EXTRAS.get(exc.name or "")
+            hint = f"; install it with pip install 'concilio[{extra}]'" if extra else ""
+            raise BackendError(f"backend {name!r} needs a package that is not installed: {exc.name}{hint}") from exc
         _REGISTRY[name] = target
     return target
 

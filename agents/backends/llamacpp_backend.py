@@ -1,0 +1,87 @@
+"""llama.cpp in process, through llama-cpp-python (the optional extra `llama`; it compiles from source).
+
+Maintained upstream, so it loads what gpt4all 2.8.2's 2024 llama.cpp can't: newer architectures, and
+SmolLM2's original file without the pre-tokenizer conversion. The chat template is the one stored in the
+GGUF (`tokenizer.chat_template`) unless the role names one. Layers go to the GPU when the role's device asks
+for it and llama-cpp-python was built with GPU offload (CUDA, Metal, Vulkan); otherwise it runs on the CPU
+and the trace says why.
+
+    [roles.technical]
+    backend = "llamacpp"
+    path = "~/models/qwen2.5-coder-7b-instruct-q4_k_m.gguf"
+    device = "gpu"            # all layers on the GPU; "cpu" (default) keeps them off
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+import llama_cpp
+
+from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
+from agents.gguf_file import inspect
+
+if TYPE_CHECKING:
+    from agents.models import ModelSpec
+
+# concilio's template names (agents/backends/templates.py) → llama-cpp-python's chat formats
+CHAT_FORMATS = {"chatml": "chatml", "llama3": "llama-3", "alpaca": "alpaca", "phi3": "phi3"}
+
+
+def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
+    """(n_gpu_layers, trace note) for a role's device. Pure."""
+    if device in (None, "", "cpu"):
+        return 0, ""
+    if not offload_supported:
+        return 0, f"device {device} asked, but llama-cpp-python was built without GPU offload; running on cpu"
+    return -1, ""
+
+
+class LlamaCppChatModel(ChatModel):
+    backend = "llamacpp"
+    can_stream = True
+    supports_gpu = True
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        inspect(spec.path, fix=spec.fix)  # a missing or broken file gets the same clear error as gpt4all's
+        layers, self.note = gpu_layers(spec.device, bool(llama_cpp.llama_supports_gpu_offload()))
+        chat_format = None if spec.chat_template == "gguf" else CHAT_FORMATS.get(spec.chat_template,
+                                                                                   spec.chat_template)
+        self._llm: llama_cpp.Llama | None = llama_cpp.Llama(
+            model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads, n_gpu_layers=layers,
+            chat_format=chat_format, verbose=False)
+
+    def complete(self, messages: Sequence[Message], params: GenParams,
+                 on_token: TokenCallback | None = None) -> Completion:
+        llm = self._llm
+        if llm is None:
+            raise RuntimeError(f"{self.spec.name} is closed")
+
+        def generate(callback) -> int:
+            produced = 0
+            stream = llm.create_chat_completion(
+                messages=list(messages), max_tokens=params.max_tokens, temperature=params.temperature,
+                top_k=params.top_k, top_p=params.top_p, repeat_penalty=params.repeat_penalty, stream=True)
+            try:
+                for chunk in stream:
+                    piece = chunk["choices"][0].get("delta", {}).get("content")
+                    if piece:
+                        produced += 1
+                        if not callback(piece):
+                            break
+            finally:
+                stream.close()
+            return max(0, llm.n_tokens - produced)  # the context holds the prompt, then what was generated
+
+        return timed_completion(generate, params, on_token)
+
+    def close(self) -> None:
+        llm, self._llm = self._llm, None
+        if llm is not None:
+            llm.close()
+
+
+def load(spec: ModelSpec) -> LlamaCppChatModel:
+    return LlamaCppChatModel(spec)
