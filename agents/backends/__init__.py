@@ -50,7 +50,8 @@ def loader_for(name: str) -> Loader:
             target = getattr(importlib.import_module(module), func)
         except ImportError as exc:
             extra = EXTRAS.get(exc.name or "")
-            hint = f"; install it with pip install 'concilio[{extra}]'" if extra else ""
+            hint = (f"; install it with pip install 'concilio[{extra}]' (from a checkout: pip install -e '.[{extra}]')"
+                    if extra else "")
             raise BackendError(f"backend {name!r} needs a package that is not installed: {exc.name}{hint}") from exc
         _REGISTRY[name] = target
     return target

@@ -10,20 +10,54 @@ and the trace says why.
     backend = "llamacpp"
     path = "~/models/qwen2.5-coder-7b-instruct-q4_k_m.gguf"
     device = "gpu"            # all layers on the GPU; "cpu" (default) keeps them off
+    options = { extra_buffers = true }   # llama.cpp's AMX/repacked CPU weights (off: see model_params)
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import threading
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
 import llama_cpp
+import llama_cpp.llama_cpp as llama_lib
 
 from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
 from agents.gguf_file import inspect
 
 if TYPE_CHECKING:
     from agents.models import ModelSpec
+
+_params_lock = threading.Lock()
+
+
+@contextlib.contextmanager
+def model_params(*, extra_buffers: bool) -> Iterator[None]:
+    """Load with llama.cpp's extra CPU buffer types (AMX/repacked weights) on or off.
+
+    Off by default: on CPUs with AMX (recent Xeons, like the machines concilio is tested on) llama.cpp's AMX
+    matmul segfaults on the first evaluation (ggml-org/llama.cpp#20824, #11115). `Llama()` has no
+    parameter for it and builds its parameters from `llama_model_default_params()`, so that function is
+    wrapped while one model loads.
+    """
+    if extra_buffers:
+        yield
+        return
+    with _params_lock:
+        original = llama_lib.llama_model_default_params
+
+        def without_extra_buffers():
+            params = original()
+            params.use_extra_bufts = False
+            return params
+
+        llama_lib.llama_model_default_params = without_extra_buffers
+        try:
+            yield
+        finally:
+            llama_lib.llama_model_default_params = original
+
 
 # concilio's template names (agents/backends/templates.py) → llama-cpp-python's chat formats
 CHAT_FORMATS = {"chatml": "chatml", "llama3": "llama-3", "alpaca": "alpaca", "phi3": "phi3"}
@@ -49,9 +83,10 @@ class LlamaCppChatModel(ChatModel):
         layers, self.note = gpu_layers(spec.device, bool(llama_cpp.llama_supports_gpu_offload()))
         chat_format = None if spec.chat_template == "gguf" else CHAT_FORMATS.get(spec.chat_template,
                                                                                    spec.chat_template)
-        self._llm: llama_cpp.Llama | None = llama_cpp.Llama(
-            model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads, n_gpu_layers=layers,
-            chat_format=chat_format, verbose=False)
+        with model_params(extra_buffers=bool(dict(spec.options).get("extra_buffers", False))):
+            self._llm: llama_cpp.Llama | None = llama_cpp.Llama(
+                model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads,
+                n_gpu_layers=layers, chat_format=chat_format, verbose=False)
 
     def complete(self, messages: Sequence[Message], params: GenParams,
                  on_token: TokenCallback | None = None) -> Completion:
