@@ -7,21 +7,14 @@ whose CPUs have AMX. Same arguments as llama_cpp.server:
 
 from __future__ import annotations
 
-import llama_cpp.llama_cpp as llama_lib
-
 
 def main() -> None:
     from llama_cpp.server.__main__ import main as serve
 
-    original = llama_lib.llama_model_default_params
+    from agents.backends.llamacpp_backend import model_params
 
-    def without_extra_buffers():
-        params = original()
-        params.use_extra_bufts = False
-        return params
-
-    llama_lib.llama_model_default_params = without_extra_buffers  # this process only runs the server
-    serve()
+    with model_params(extra_buffers=False):  # held for the life of this process: it only serves
+        serve()
 
 
 if __name__ == "__main__":
