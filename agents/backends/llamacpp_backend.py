@@ -16,6 +16,7 @@ and the trace says why.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
@@ -85,7 +86,8 @@ class LlamaCppChatModel(ChatModel):
                                                                                    spec.chat_template)
         with model_params(extra_buffers=bool(dict(spec.options).get("extra_buffers", False))):
             self._llm: llama_cpp.Llama | None = llama_cpp.Llama(
-                model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads,
+                # llama-cpp-python's default is half the cores; gpt4all (the default backend) uses them all
+                model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads or os.cpu_count(),
                 n_gpu_layers=layers, chat_format=chat_format, verbose=False)
 
     def complete(self, messages: Sequence[Message], params: GenParams,

@@ -14,6 +14,8 @@ import urllib.request
 
 import pytest
 
+from evals.answers import DEFAULT_DATA
+
 pytestmark = pytest.mark.model
 
 
@@ -71,6 +73,7 @@ def test_runs_from_separate_processes_show_in_stats_and_on_the_metrics_port():
     assert re.search(r'^concilio_swaps_total\{model="SmolLM2-135M-Instruct"\} 2\.0$', text, re.MULTILINE)
 
 
+@pytest.mark.skipif(not DEFAULT_DATA.exists(), reason=f"needs {DEFAULT_DATA} (the shared data beside the repo)")
 def test_the_answer_evaluation_compares_graph_single_model_and_oracle(tmp_path):
     done = run("-m", "evals.answers", "--limit", "3", "--reviewer-cases", "2", "--json", "--out", str(tmp_path))
     assert done.returncode == 0, done.stderr

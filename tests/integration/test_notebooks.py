@@ -6,6 +6,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
+from evals.answers import DEFAULT_DATA
 from notebooks import build
 
 pytestmark = pytest.mark.model
@@ -43,6 +44,7 @@ def test_step_through_runs():
     assert "ran integrate" in text and "['analyze', 'technical', 'review', 'integrate']" in text
 
 
+@pytest.mark.skipif(not DEFAULT_DATA.exists(), reason=f"needs {DEFAULT_DATA} (the shared data beside the repo)")
 def test_effectiveness_runs():
     nb = build.execute(build.build("03_effectiveness.ipynb"))
     text = outputs(nb)

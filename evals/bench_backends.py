@@ -1,0 +1,106 @@
+"""The backends side by side, in one run, on the same model and prompts.
+
+    python -m evals.bench_backends [--model FILE.gguf] [--tokens N] [--repeats N] --json
+
+  gpt4all    the embedded model's gpt4all-compatible copy (or --gpt4all-model)
+  llamacpp   llama-cpp-python in process, on the original file
+  openai     llama-cpp-python's OpenAI-compatible server on loopback, started here, same file
+For each: load seconds (through the GPU slot, as a run pays them), tokens/s and seconds to the first token
+over --repeats answers to an English and a Spanish question, and the ratios to gpt4all.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+QUESTIONS = ("How do I reverse a list in Python?", "¿Qué es un contrato de arrendamiento?")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(model: Path, port: int, threads: int) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "agents.backends.llamacpp_server", "--model", str(model),
+                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", "bench",
+                             "--n_threads", str(threads)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise TimeoutError("the server did not start in 90 s")
+
+
+def measure(spec, tokens: int, repeats: int) -> dict:
+    from agents.backends import GenParams
+    from agents.slot import GpuSlot
+
+    slot = GpuSlot()
+    rates, firsts, loads = [], [], []
+    for _ in range(repeats):
+        with slot.hold(spec) as lease:
+            loads.append(lease.load_seconds)
+            for question in QUESTIONS:
+                start, first = time.perf_counter(), []
+                done = lease.model.complete([{"role": "user", "content": question}],
+                                            GenParams(max_tokens=tokens, stop_on_loop=False),
+                                            lambda _piece: first.append(time.perf_counter()) if not first else None)
+                if done.tokens_out:
+                    rates.append(done.tokens_out / done.seconds)
+                    firsts.append(first[0] - start)
+        slot.clear()  # the next repeat loads again
+    return {"load_s": round(statistics.median(loads), 3), "tokens_per_s": round(statistics.median(rates), 1),
+            "first_token_s": round(statistics.median(firsts), 3), "answers": len(rates)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from agents import embedded
+    from agents.models import ModelSpec
+
+    p = argparse.ArgumentParser(prog="python -m evals.bench_backends", description=__doc__.splitlines()[0])
+    p.add_argument("--model", type=Path, help="GGUF for llamacpp and the server (default: SmolLM2's original)")
+    p.add_argument("--gpt4all-model", type=Path, help="GGUF for gpt4all (default: the embedded converted copy)")
+    p.add_argument("--tokens", type=int, default=64)
+    p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--server-threads", type=int, default=max(1, (os.cpu_count() or 2) // 2),
+                   help="the server's compute threads (default: half the cores, llama_cpp.server's own default)")
+    p.add_argument("--json", action="store_true")
+    args = p.parse_args(argv)
+    files = embedded.ensure() if not (args.model and args.gpt4all_model) else None
+    model = args.model or files.original
+    specs = {"gpt4all": ModelSpec("gpt4all", args.gpt4all_model or files.converted, context_window=2048),
+             "llamacpp": ModelSpec("llamacpp", model, backend="llamacpp", context_window=2048)}
+    port = _free_port()
+    server = start_server(model, port, args.server_threads)
+    try:
+        specs["openai"] = ModelSpec("bench", model, backend="openai", options=(
+            ("base_url", f"http://127.0.0.1:{port}/v1"), ("timeout", 120)))
+        report = {name: measure(spec, args.tokens, args.repeats) for name, spec in specs.items()}
+    finally:
+        server.kill()
+    base = report["gpt4all"]
+    report["ratios_to_gpt4all"] = {name: {k: round(r[k] / base[k], 2) for k in ("load_s", "tokens_per_s",
+                                                                               "first_token_s") if base[k]}
+                                   for name, r in report.items() if name != "gpt4all"}
+    print(json.dumps(report, indent=None if args.json else 2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
