@@ -129,7 +129,7 @@ def test_ollama_is_told_to_unload_when_the_slot_unloads_the_model():
     assert unloads == [{"model": "phi3:mini", "keep_alive": 0}]
 
 
-@pytest.mark.parametrize("mode", ["wrong-url", "chat500", "invalid"])
+@pytest.mark.parametrize("mode", ["wrong-url", "down500", "chat500", "hang", "invalid"])
 def test_a_run_falls_back_to_the_orchestrator_and_says_so(tmp_path, mode):
     with FakeServer("ok" if mode == "wrong-url" else mode) as server:
         url = closed_port_url() if mode == "wrong-url" else server.url
