@@ -69,6 +69,7 @@ class GpuSlot:
         self.events: list[SlotEvent] = []
         self.max_resident_seen = 0  # instrumentation for the invariant "resident <= capacity"
         self.waiting = 0  # runs blocked on the slot right now (monitoring)
+        self._count_lock = threading.Lock()
 
     def resident(self) -> list[str]:
         return [spec.name for spec, _ in self._resident.values()]
@@ -83,11 +84,13 @@ class GpuSlot:
         start = time.perf_counter()
         if not self._lock.acquire(blocking=False):
             progress.emit("waiting", model=spec.name, resident=self.resident())
-            self.waiting += 1
+            with self._count_lock:
+                self.waiting += 1
             try:
                 acquired = self._lock.acquire(timeout=self.timeout)
             finally:
-                self.waiting -= 1
+                with self._count_lock:
+                    self.waiting -= 1
             if not acquired:
                 raise SlotTimeoutError(spec.name, time.perf_counter() - start)
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 
 import pytest
 
@@ -121,3 +122,21 @@ def test_at_most_one_model_loaded_under_16_threads_x_50_runs():
     assert peak == 1
     assert slot.max_resident_seen == 1
     assert sum(e.kind == "load" for e in slot.events) >= 2
+
+
+def test_the_slot_counts_who_is_waiting_for_it():
+    slot = GpuSlot(timeout=5)
+    with held_by_another_thread(slot, fake_spec("a")) as release:
+        def wait_then_use():
+            with slot.hold(fake_spec("b")):
+                pass
+
+        waiter = threading.Thread(target=wait_then_use)
+        waiter.start()
+        deadline = time.monotonic() + 5
+        while slot.waiting == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert slot.waiting == 1
+        release.set()
+        waiter.join(5)
+    assert slot.waiting == 0
