@@ -29,6 +29,12 @@ class GGUFInfo:
     control_tokens: tuple[str, ...]  # strings a user must not be able to inject (<|im_start|>, ...)
     bos_token: str
     eos_token: str
+    # what a memory estimate needs (agents/memory_need.py); 0 when the file doesn't say
+    tensor_bytes: int = 0
+    block_count: int = 0
+    head_count_kv: int = 0
+    key_length: int = 0  # per head
+    value_length: int = 0
 
 
 def inspect(path: str | os.PathLike[str], fix: str = "download the file again") -> GGUFInfo:
@@ -72,6 +78,8 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
         idx = field(key)
         return tokens[idx] if isinstance(idx, int) and 0 <= idx < len(tokens) else ""
 
+    heads = field(f"{arch}.attention.head_count") or 0
+    head_dim = (field(f"{arch}.embedding_length") or 0) // heads if heads else 0
     return GGUFInfo(
         path=path,
         size=size,
@@ -81,6 +89,11 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
         control_tokens=control,
         bos_token=token("tokenizer.ggml.bos_token_id"),
         eos_token=token("tokenizer.ggml.eos_token_id"),
+        tensor_bytes=sum(int(t.n_bytes) for t in reader.tensors),
+        block_count=field(f"{arch}.block_count") or 0,
+        head_count_kv=field(f"{arch}.attention.head_count_kv") or heads,
+        key_length=field(f"{arch}.attention.key_length") or head_dim,
+        value_length=field(f"{arch}.attention.value_length") or head_dim,
     )
 
 

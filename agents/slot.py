@@ -1,12 +1,17 @@
-"""The GPU slot: a node-level resource lock that keeps at most `capacity` models loaded (1 = the seed's
-"one model on the GPU at a time").
+"""The GPU slot: the node-level resource lock that decides which models are loaded and who runs next.
 
-Three parts, kept apart:
-- `evict_for()`: the pure eviction decision (no I/O, no logging), tested by tables;
-- `GpuSlot.hold()`: the lock a node holds while its model generates; it applies the decision, loads the
-  model the node needs (a model already resident costs nothing) and records what that cost;
-- the side effects themselves (loading, closing) come from agents.backends.
+In the style of llama-swap, three parts kept apart:
+- the decisions (agents/slot_policy.py, pure, tested by tables): what to evict under the budget, which
+  device a model runs on, which waiter goes next, and each model's lifecycle state;
+- the queue (`_Turns`): one run holds the slot at a time; on release the next holder is picked by policy:
+  `aware` (default) serves waiters whose model is already loaded first, but nobody is passed over more than
+  `max_passes` times; `fifo` serves arrival order;
+- the side effects, here and nowhere else: `ensure_ready()` loads and closes models (agents.backends) and
+  `prefetch()` reads the next model's file into the page cache while the current one generates.
 
+`hold(spec)` = wait for a turn + `ensure_ready(spec)`: callers never check state and then act.
+The budget (CONCILIO_SLOT_BUDGET): `single` (default: the seed's one model on the GPU at a time),
+`models:N`, or megabytes (`6000MB`, `6GB`) with each model's need estimated from its GGUF before loading.
 One slot per process (`default_slot()`), shared by every graph and thread in it.
 """
 
@@ -16,26 +21,18 @@ import contextlib
 import os
 import threading
 import time
-from collections.abc import Callable, Hashable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Hashable, Iterator
+from dataclasses import dataclass, field, replace
 
 from agents import progress
 from agents.backends import ChatModel, load_model
 from agents.errors import SlotTimeoutError
+from agents.memory_need import estimate
 from agents.models import ModelSpec
+from agents.prefetch import Prefetcher
+from agents.slot_policy import Budget, evict_for, parse_budget, pick_next, place, transition
 
-
-def evict_for(target: Hashable, resident: Sequence[Hashable], capacity: int = 1) -> list[Hashable]:
-    """Which resident models must be unloaded before `target` is used, least recently used first.
-
-    `resident` is ordered from least to most recently used. Pure: no I/O, no logging.
-    """
-    if capacity < 1:
-        raise ValueError("capacity must be at least 1")
-    if target in resident:
-        return []
-    overflow = len(resident) + 1 - capacity
-    return list(resident[:overflow]) if overflow > 0 else []
+__all__ = ["GpuSlot", "Lease", "SlotEvent", "default_slot", "evict_for"]
 
 
 @dataclass
@@ -49,6 +46,7 @@ class Lease:
     waited_seconds: float = 0.0
     swapped: bool = False  # a load happened for this lease
     evicted: list[str] = field(default_factory=list)
+    note: str = ""  # e.g. "needs 9000 MB, over the GPU budget: running on cpu"
 
 
 @dataclass
@@ -58,43 +56,128 @@ class SlotEvent:
     seconds: float
 
 
+@dataclass
+class _Entry:
+    spec: ModelSpec
+    need_mb: float
+    state: str = "stopped"
+    model: ChatModel | None = None
+    note: str = ""
+
+
+@dataclass
+class _Waiter:
+    key: Hashable
+    passed: int = 0
+    granted: bool = False
+
+
+class _Turns:
+    """Who holds the slot, and who is waiting for it. The holder hands over directly to the waiter the
+    policy picks, so a newcomer can't barge in between."""
+
+    def __init__(self, policy: str, max_passes: int) -> None:
+        self.policy, self.max_passes = policy, max_passes
+        self._cond = threading.Condition()
+        self._busy = False
+        self.waiters: list[_Waiter] = []
+        self.holder: int | None = None
+
+    def acquire(self, key: Hashable, timeout: float, on_wait: Callable[[int], None]) -> None:
+        with self._cond:
+            if not self._busy and not self.waiters:
+                self._busy = True
+            else:
+                waiter = _Waiter(key)
+                self.waiters.append(waiter)
+                on_wait(len(self.waiters))
+                deadline = time.monotonic() + timeout
+                while not waiter.granted:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        self.waiters.remove(waiter)
+                        raise TimeoutError
+                    self._cond.wait(remaining)
+            self.holder = threading.get_ident()
+
+    def release(self, resident: list[Hashable]) -> None:
+        with self._cond:
+            self.holder = None
+            if not self.waiters:
+                self._busy = False
+                return
+            i = pick_next([(w.key, w.passed) for w in self.waiters], resident, self.policy, self.max_passes)
+            for earlier in self.waiters[:i]:
+                earlier.passed += 1
+            self.waiters.pop(i).granted = True  # still busy: the turn passes straight to it
+            self._cond.notify_all()
+
+
 class GpuSlot:
-    def __init__(self, capacity: int = 1, loader: Callable[[ModelSpec], ChatModel] = load_model,
-                 timeout: float | None = None) -> None:
-        self.capacity = capacity
+    def __init__(self, budget: Budget | str | None = None, loader: Callable[[ModelSpec], ChatModel] = load_model,
+                 timeout: float | None = None, policy: str | None = None, max_passes: int | None = None,
+                 prefetch: bool | None = None) -> None:
+        self.budget = budget if isinstance(budget, Budget) else parse_budget(budget)
         self._loader = loader
-        self._lock = threading.Lock()
-        self._resident: dict[Hashable, tuple[ModelSpec, ChatModel]] = {}  # insertion order = LRU order
-        self.timeout = timeout if timeout is not None else float(os.environ.get("CONCILIO_SLOT_TIMEOUT", "600"))
+        env = os.environ.get
+        self.timeout = timeout if timeout is not None else float(env("CONCILIO_SLOT_TIMEOUT", "600"))
+        self._turns = _Turns(policy or env("CONCILIO_SLOT_POLICY", "aware"),
+                             max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "4")))
+        self.prefetcher = Prefetcher() if (prefetch if prefetch is not None
+                                           else env("CONCILIO_PREFETCH", "1") != "0") else None
+        self._entries: dict[Hashable, _Entry] = {}  # loaded models, least recently used first
+        self._needs: dict[Hashable, float] = {}
+        self.states: dict[str, str] = {}  # model name -> lifecycle state (monitoring)
         self.events: list[SlotEvent] = []
-        self.max_resident_seen = 0  # instrumentation for the invariant "resident <= capacity"
-        self.waiting = 0  # runs blocked on the slot right now (monitoring)
-        self._count_lock = threading.Lock()
+        # instrumentation for the invariant "resident <= budget" (checked by the stress tests)
+        self.max_resident_seen = 0
+        self.max_resident_mb_seen = 0.0
+        self.over_budget: list[list[str]] = []
+
+    # --- what is loaded ---
 
     def resident(self) -> list[str]:
-        return [spec.name for spec, _ in self._resident.values()]
+        return [e.spec.name for e in self._entries.values()]
+
+    def resident_mb(self) -> float:
+        return sum(e.need_mb for e in self._entries.values())
+
+    @property
+    def waiting(self) -> int:
+        """Runs blocked on the slot right now (monitoring)."""
+        return len(self._turns.waiters)
+
+    def pin(self, spec: ModelSpec) -> None:
+        """Keep `spec` loaded while other models can be evicted instead (needs a budget above `single`)."""
+        self.budget = replace(self.budget, pinned=self.budget.pinned | {spec.key})
+
+    def need_mb(self, spec: ModelSpec) -> float:
+        if spec.key not in self._needs:
+            self._needs[spec.key] = estimate(spec).total_mb
+        return self._needs[spec.key]
+
+    # --- the lock ---
 
     @contextlib.contextmanager
     def hold(self, spec: ModelSpec) -> Iterator[Lease]:
         """Hold the slot with `spec` loaded for the duration of the block.
 
-        A load failure or an exception inside the block releases the slot; a model that raised while
-        generating is unloaded, since its state can't be trusted.
+        Waiting past the timeout raises SlotTimeoutError. A load failure or an exception inside the block
+        releases the slot; a model that raised while generating is unloaded, since its state can't be trusted.
         """
         start = time.perf_counter()
-        if not self._lock.acquire(blocking=False):
-            progress.emit("waiting", model=spec.name, resident=self.resident())
-            with self._count_lock:
-                self.waiting += 1
-            try:
-                acquired = self._lock.acquire(timeout=self.timeout)
-            finally:
-                with self._count_lock:
-                    self.waiting -= 1
-            if not acquired:
-                raise SlotTimeoutError(spec.name, time.perf_counter() - start)
+
+        def on_wait(position: int) -> None:
+            size = spec.size_bytes()
+            progress.emit("waiting", model=spec.name, position=position, resident=self.resident(),
+                          size_mb=round(size / 2**20, 1) if size else None)
+
         try:
-            lease = self._ensure(spec)
+            self._turns.acquire(spec.key, self.timeout, on_wait)
+        except TimeoutError:
+            raise SlotTimeoutError(spec.name, time.perf_counter() - start) from None
+        try:
+            lease = self.ensure_ready(spec)
             lease.waited_seconds = time.perf_counter() - start - lease.load_seconds - lease.unload_seconds
             try:
                 yield lease
@@ -102,50 +185,95 @@ class GpuSlot:
                 self._unload(spec.key, kind="evict-on-error")
                 raise
         finally:
-            self._lock.release()
+            self._turns.release(list(self._entries))
 
-    def _ensure(self, spec: ModelSpec) -> Lease:
+    def ensure_ready(self, spec: ModelSpec) -> Lease:
+        """Make `spec` loaded and ready, evicting what the budget says. Only the slot's holder may call it."""
+        if self._turns.holder != threading.get_ident():
+            raise RuntimeError("ensure_ready() needs the slot: use `with slot.hold(spec)`")
         key = spec.key
+        need = self.need_mb(spec)
+        resident = [(k, e.need_mb) for k, e in self._entries.items()]
         evicted, unload_s = [], 0.0
-        for victim in evict_for(key, list(self._resident), self.capacity):
-            evicted.append(self._resident[victim][0].name)
+        for victim in evict_for((key, need), resident, self.budget):
+            evicted.append(self._entries[victim].spec.name)
             unload_s += self._unload(victim)
-        if key in self._resident:
-            self._resident[key] = self._resident.pop(key)  # most recently used
-            return Lease(self._resident[key][1], spec, evicted=evicted, unload_seconds=unload_s)
+        entry = self._entries.get(key)
+        if entry is not None and entry.model is not None:
+            self._entries[key] = self._entries.pop(key)  # now the most recently used
+            return Lease(entry.model, spec, evicted=evicted, unload_seconds=unload_s, note=entry.note)
+        device, note = place(spec.device, need, self.budget)
+        entry = _Entry(spec, need, note=note)
+        self._set_state(entry, "load")
         size = spec.size_bytes()
         progress.emit("loading", model=spec.name, size_mb=round(size / 2**20, 1) if size else None,
-                      evicted=evicted)
+                      need_mb=round(need, 1), device=device, evicted=evicted)
         t0 = time.perf_counter()
         try:
-            model = self._loader(spec)
+            entry.model = self._loader(spec if device == spec.device else replace(spec, device=device))
         except BaseException:
+            self._set_state(entry, "failed")
             self.events.append(SlotEvent("load-failed", spec.name, time.perf_counter() - t0))
             raise
         load_s = time.perf_counter() - t0
-        self._resident[key] = (spec, model)
-        self.max_resident_seen = max(self.max_resident_seen, len(self._resident))
+        self._set_state(entry, "loaded")
+        self._entries[key] = entry
+        self._check_budget()
         self.events.append(SlotEvent("load", spec.name, load_s))
         progress.emit("loaded", model=spec.name, seconds=round(load_s, 3))
-        return Lease(model, spec, load_seconds=load_s, unload_seconds=unload_s, swapped=True, evicted=evicted)
+        return Lease(entry.model, spec, load_seconds=load_s, unload_seconds=unload_s, swapped=True,
+                     evicted=evicted, note=note)
+
+    def prefetch(self, spec: ModelSpec) -> bool:
+        """Start reading `spec`'s file into the page cache in the background, unless it is loaded already or
+        lives on a server. Never blocks; True when a read was queued."""
+        if self.prefetcher is None or spec.key in self._entries or spec.backend in ("openai", "fake"):
+            return False
+        if not spec.path.is_file():
+            return False
+        queued = self.prefetcher.submit(spec.path)
+        if queued:
+            progress.emit("prefetch", model=spec.name)
+        return queued
+
+    # --- side effects ---
+
+    def _set_state(self, entry: _Entry, event: str) -> None:
+        entry.state = transition(entry.state, event)
+        self.states[entry.spec.name] = entry.state
+
+    def _check_budget(self) -> None:
+        count, mb = len(self._entries), self.resident_mb()
+        self.max_resident_seen = max(self.max_resident_seen, count)
+        self.max_resident_mb_seen = max(self.max_resident_mb_seen, mb)
+        b = self.budget
+        over = (b.max_models is not None and count > b.max_models) or (b.mb is not None and mb > b.mb and count > 1)
+        if over:  # a lone model bigger than the budget is allowed (it runs alone)
+            self.over_budget.append(self.resident())
 
     def _unload(self, key: Hashable, kind: str = "unload") -> float:
-        entry = self._resident.pop(key, None)
+        entry = self._entries.pop(key, None)
         if entry is None:
             return 0.0
+        self._set_state(entry, "unload")
         t0 = time.perf_counter()
         try:
-            entry[1].close()
+            if entry.model is not None:
+                entry.model.close()
         finally:
             seconds = time.perf_counter() - t0
-            self.events.append(SlotEvent(kind, entry[0].name, seconds))
+            self._set_state(entry, "unloaded")
+            self.events.append(SlotEvent(kind, entry.spec.name, seconds))
         return seconds
 
     def clear(self) -> None:
         """Unload everything (tests, shutdown)."""
-        with self._lock:
-            for key in list(self._resident):
+        self._turns.acquire(None, self.timeout, lambda _position: None)
+        try:
+            for key in list(self._entries):
                 self._unload(key)
+        finally:
+            self._turns.release([])
 
 
 _default: GpuSlot | None = None
@@ -157,5 +285,5 @@ def default_slot() -> GpuSlot:
     global _default
     with _default_lock:
         if _default is None:
-            _default = GpuSlot(capacity=int(os.environ.get("CONCILIO_SLOT_CAPACITY", "1")))
+            _default = GpuSlot(os.environ.get("CONCILIO_SLOT_BUDGET"))
         return _default

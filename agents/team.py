@@ -8,6 +8,7 @@ together with a trace row (model, seconds, load seconds, swapped, tokens). Model
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -68,6 +69,13 @@ class Team:
     def __init__(self, profile: Profile, slot: GpuSlot | None = None) -> None:
         self.profile = profile
         self.slot = slot or default_slot()
+        for role in filter(None, os.environ.get("CONCILIO_SLOT_PIN", "").split(",")):
+            self.slot.pin(self.role(role.strip()).model)  # e.g. keep the orchestrator while others swap
+
+    def prefetch(self, *roles: str) -> None:
+        """The next nodes are known: start reading their models' files while the current one works."""
+        for role in roles:
+            self.slot.prefetch(self.role(role).model)
 
     def role(self, role: str) -> RoleSpec:
         return self.profile.role(role)
@@ -100,7 +108,7 @@ class Team:
             raise
         except Exception as exc:
             raise ModelRunError(spec.model.name, role, exc) from exc
-        note = getattr(lease.model, "note", "")
+        note = join_notes(lease.note, getattr(lease.model, "note", ""))
         if completion.finish in ("loop", "length"):
             note = join_notes(note, f"stopped: {completion.finish}")
         row = trace_row(

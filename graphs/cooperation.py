@@ -10,8 +10,9 @@ long_context  the long-context model answers, with the domain's prompt, when the
 review      long-context reviewer: the draft against the whole thread; verdict ok | revise
 integrate   orchestrator: the final answer in the user's language (skipped when it has nothing to add)
 
-Every node that calls a model goes through the GPU slot (agents/slot.py), so at most one model is loaded
-and a model that is already resident costs no load. Nodes are thin: the work is in agents/.
+Every node that calls a model goes through the GPU slot (agents/slot.py): the budget decides what stays
+loaded, a model that is already resident costs no load, and as soon as the next step is known its model's
+file is read into the page cache while the current model works. Nodes are thin: the work is in agents/.
 """
 
 from __future__ import annotations
@@ -123,6 +124,8 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     result.trace["note"] = join_notes(result.trace["note"], why)
     progress.emit("route", domain=result.domain, by=result.by, confidence=round(result.confidence, 3),
                   language=result.language, node=node)
+    route = {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by, "node": node}
+    team.prefetch(*routing.roles_ahead("analyze", {"route": route}))  # the answering model's file, now
     return {
         # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
         "messages": [HumanMessage(question, id=f"turn-{turn}-question")],
@@ -130,7 +133,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
         "turn": turn,
         "language": result.language,
         "complexity": result.complexity,
-        "route": {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by, "node": node},
+        "route": route,
         "force_domain": None,
         "draft": "",
         "review": None,
@@ -146,11 +149,13 @@ def _specialist(name: str, role: str | None = None):
 
     def node(state: State, runtime: Runtime[Context]) -> dict:
         domain = state["route"]["domain"]
+        team = _team(runtime)
+        team.prefetch(*routing.roles_ahead(name, state))  # read the reviewer's file while this one answers
         review = state.get("review")
         revision = None
         if review and review["verdict"] == "revise":
             revision = (state["draft"], "; ".join(review["issues"]))
-        reply = specialist.answer(_team(runtime), domain, state["language"], state["question"],
+        reply = specialist.answer(team, domain, state["language"], state["question"],
                                   _history(state), revision=revision, summaries=state.get("summaries", []),
                                   facts=orchestrator.known_facts(_memories(runtime), state["language"]),
                                   role=role, node=name)
@@ -174,7 +179,9 @@ def review(state: State, runtime: Runtime[Context]) -> dict:
         row = trace_row("review", skipped=True, note="trivial question: nothing to review", turn=state["turn"],
                         verdict="ok", verdict_by="checks", issues=[])
         return {"review": {"verdict": "ok", "issues": [], "by": "checks"}, "trace": [row]}
-    verdict, row, _ = reviewer.review(_team(runtime), state["language"], state["question"], state["draft"],
+    team = _team(runtime)
+    team.prefetch(*routing.roles_ahead("review", state))
+    verdict, row, _ = reviewer.review(team, state["language"], state["question"], state["draft"],
                                       state.get("draft_finish", "stop"), _history(state),
                                       state.get("summaries", []))
     progress.emit("verdict", verdict=verdict["verdict"], issues=verdict["issues"], by=verdict["by"])

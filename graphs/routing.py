@@ -1,9 +1,10 @@
-"""Pure edge functions: state in, the name of the next node out."""
+"""Pure edge functions: state in, the name of the next node out; and which models the next steps need."""
 
 from __future__ import annotations
 
 from typing import Literal
 
+from agents.specialist import role_for
 from graphs.state import State
 
 MAX_REVISIONS = 1
@@ -20,3 +21,17 @@ def after_review(state: State) -> Literal["legal", "technical", "general", "long
     if review and review["verdict"] == "revise" and state.get("revisions", 0) < MAX_REVISIONS:
         return after_analyze(state)
     return "integrate"
+
+
+def roles_ahead(node: str, state: State) -> list[str]:
+    """The roles whose models the step after `node` will call, so the slot can read their files in advance:
+    after analyze, the answering node's; while a draft is written, the reviewer's (unless a trivial question
+    skips the review); while reviewing, the orchestrator's (integrate)."""
+    if node == "analyze":
+        answering = after_analyze(state)
+        return ["reviewer"] if answering == "long_context" else [role_for(answering)]
+    if node in ("legal", "technical", "general", "long_context"):
+        return ["orchestrator"] if state.get("complexity") == "trivial" else ["reviewer"]
+    if node == "review":
+        return ["orchestrator"]
+    return []

@@ -61,6 +61,9 @@ class StreamingTeam:
     def role(self, role: str):
         return self.team.role(role)
 
+    def prefetch(self, *roles: str) -> None:
+        self.team.prefetch(*roles)
+
     def call(self, node: str, role: str, messages: Sequence[Message], *, max_tokens: int,
              on_token=None, **params) -> Reply:
         model = TeamChatModel(team=self.team, node=node, role=role, on_token=on_token,

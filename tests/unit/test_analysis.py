@@ -105,3 +105,19 @@ def test_after_analyze_follows_the_route(domain):
 )
 def test_long_context_is_a_rule_from_token_counts(tokens, window, long_window, needed):
     assert needs_long_context(tokens, window, long_window) is needed
+
+
+@pytest.mark.parametrize(
+    "node, state, roles",
+    [
+        ("analyze", {"route": {"domain": "legal", "node": "legal"}}, ["legal"]),
+        ("analyze", {"route": {"domain": "general", "node": "general"}}, ["orchestrator"]),
+        ("analyze", {"route": {"domain": "technical", "node": "long_context"}}, ["reviewer"]),
+        ("legal", {"complexity": "complex"}, ["reviewer"]),
+        ("technical", {"complexity": "trivial"}, ["orchestrator"]),  # no review: integrate is next
+        ("review", {}, ["orchestrator"]),
+        ("integrate", {}, []),
+    ],
+)
+def test_roles_ahead_name_the_models_to_prefetch(node, state, roles):
+    assert routing.roles_ahead(node, state) == roles

@@ -56,7 +56,7 @@ def test_waiting_for_a_busy_slot_is_reported():
         threading.Timer(0.2, release.set).start()
         with progress.reporting(events.append), slot.hold(fake_spec("b")):
             pass
-    assert events[0] == {"event": "waiting", "model": "b", "resident": ["a"]}
+    assert events[0] == {"event": "waiting", "model": "b", "position": 1, "resident": ["a"], "size_mb": None}
     assert kinds(events) == ["waiting", "loading", "loaded"]
 
 
