@@ -23,9 +23,11 @@ _PAGE = mmap.PAGESIZE
 
 
 def drop(path: str | os.PathLike[str]) -> None:
-    """Ask the kernel to evict `path` from the page cache (pages mapped by a loaded model stay)."""
+    """Ask the kernel to evict `path` from the page cache (pages mapped by a loaded model stay). Written
+    pages not yet on disk (a fresh copy) are flushed first: the kernel keeps dirty pages."""
     fd = os.open(path, os.O_RDONLY)
     try:
+        os.fdatasync(fd)
         os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
     finally:
         os.close(fd)

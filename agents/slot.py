@@ -122,7 +122,7 @@ class GpuSlot:
         env = os.environ.get
         self.timeout = timeout if timeout is not None else float(env("CONCILIO_SLOT_TIMEOUT", "600"))
         self._turns = _Turns(policy or env("CONCILIO_SLOT_POLICY", "aware"),
-                             max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "4")))
+                             max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "16")))
         self.prefetcher = Prefetcher() if (prefetch if prefetch is not None
                                            else env("CONCILIO_PREFETCH", "1") != "0") else None
         self._entries: dict[Hashable, _Entry] = {}  # loaded models, least recently used first

@@ -109,11 +109,12 @@ POLICIES = ("aware", "fifo")
 
 
 def pick_next(waiting: Sequence[tuple[Hashable, int]], resident: Collection[Hashable], policy: str = "aware",
-              max_passes: int = 4) -> int:
+              max_passes: int = 16) -> int:
     """Index of the waiter to serve next. `waiting` is (model key, times passed over) in arrival order.
 
     fifo: the oldest. aware: a waiter passed over `max_passes` times first (fairness), else the oldest waiter
-    whose model is already loaded (no swap), else the oldest.
+    whose model is already loaded (no swap), else the oldest waiter of the model most waiters need (one swap
+    serves them all; ties go to the oldest).
     """
     if not waiting:
         raise ValueError("nobody is waiting")
@@ -127,7 +128,11 @@ def pick_next(waiting: Sequence[tuple[Hashable, int]], resident: Collection[Hash
     for i, (key, _) in enumerate(waiting):
         if key in resident:
             return i
-    return 0
+    counts: dict[Hashable, int] = {}
+    for key, _ in waiting:
+        counts[key] = counts.get(key, 0) + 1
+    most = max(counts.values())
+    return next(i for i, (key, _) in enumerate(waiting) if counts[key] == most)
 
 
 # --- lifecycle ---

@@ -94,6 +94,8 @@ class LedgerCollector:
                      [((name,), 1) for name in slot.resident()], ("model",))
         yield _gauge("concilio_slot_queue_length", "Runs in this process waiting for the GPU slot",
                      [((), slot.waiting)])
+        yield _gauge("concilio_slot_resident_megabytes", "Estimated memory of the models resident in the slot",
+                     [((), slot.resident_mb())])
 
 
 def _counter(name, doc, samples, labels=()):

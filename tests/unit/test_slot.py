@@ -256,3 +256,20 @@ def test_resident_stays_within_budget_under_16_threads_x_50_runs(budget, policy)
     else:
         assert slot.max_resident_mb_seen <= 1000 and slot.max_resident_seen >= 2
     assert slot.waiting == 0
+
+
+def test_live_gauges_show_what_the_slot_holds():
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from graphs.monitor import LedgerCollector
+
+    slot = GpuSlot("1000MB")
+    for name in ("a", "b"):
+        with slot.hold(fake_spec(name, size_mb=300)):
+            pass
+    registry = CollectorRegistry()
+    registry.register(LedgerCollector(slot=slot))
+    text = generate_latest(registry).decode()
+    assert 'concilio_resident_model{model="a"} 1.0' in text and 'concilio_resident_model{model="b"} 1.0' in text
+    assert "concilio_slot_resident_megabytes 600.0" in text
+    assert "concilio_slot_queue_length 0.0" in text

@@ -89,6 +89,8 @@ R = {"a"}  # the resident model
         ([("b", 0), ("a", 0)], "fifo", 4, 0),  # FIFO: arrival order, swap or not
         ([("b", 0), ("a", 0)], "aware", 4, 1),  # aware: the resident model's waiter first
         ([("b", 0), ("c", 0)], "aware", 4, 0),  # nobody needs the resident model: the oldest
+        ([("b", 0), ("c", 0), ("c", 0)], "aware", 4, 1),  # ... of the model most waiters need (one swap, two served)
+        ([("b", 0), ("c", 0), ("b", 0), ("c", 0)], "aware", 4, 0),  # a tie: the oldest
         ([("b", 4), ("a", 0)], "aware", 4, 0),  # passed over 4 times: served now (fairness)
         ([("b", 3), ("a", 0)], "aware", 4, 1),  # not yet
         ([("c", 0), ("b", 5), ("d", 6)], "aware", 4, 1),  # several starving: the oldest of them
