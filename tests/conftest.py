@@ -77,3 +77,21 @@ def fake_config_toml(path: Path, replies: dict[str, str], **role_options: str) -
                   f'options = {{ reply = "{replies[role]}"{extra} }}']
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return str(path)
+
+
+def run_threads(worker, count: int, timeout: float = 300) -> list[BaseException]:
+    """Run `worker(n)` in `count` threads at once; the exceptions they raised (none, when all went well)."""
+    errors: list[BaseException] = []
+
+    def guarded(n: int) -> None:
+        try:
+            worker(n)
+        except BaseException as exc:  # handed to the test
+            errors.append(exc)
+
+    threads = [threading.Thread(target=guarded, args=(n,)) for n in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout)
+    return errors

@@ -7,7 +7,6 @@ import json
 import shutil
 import subprocess
 import sys
-import threading
 from dataclasses import replace
 
 import pytest
@@ -17,6 +16,7 @@ from agents.backends import GenParams
 from agents.memory_need import estimate
 from agents.models import embedded
 from agents.slot import GpuSlot
+from tests.conftest import run_threads
 
 RSS_SCRIPT = r"""
 import json, sys
@@ -93,22 +93,15 @@ def test_real_models_stay_within_budget_under_threads(tmp_path, budget):
         shutil.copyfile(spec.path, copy)
         specs.append(replace(spec, path=copy, name=f"m{i}", context_window=1024))
     slot = GpuSlot(budget, timeout=300)
-    answers, errors = [], []
+    answers = []
 
     def worker(n: int):
-        try:
-            for i in range(4):
-                with slot.hold(specs[(n + i) % 3]) as lease:
-                    q = "¿Qué es una ley?" if (n + i) % 2 else "What is a law?"
-                    answers.append(lease.model.complete([{"role": "user", "content": q}], GenParams(max_tokens=6)).text)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(4):
+            with slot.hold(specs[(n + i) % 3]) as lease:
+                q = "¿Qué es una ley?" if (n + i) % 2 else "What is a law?"
+                answers.append(lease.model.complete([{"role": "user", "content": q}], GenParams(max_tokens=6)).text)
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
+    errors = run_threads(worker, 4)
     slot.clear()
     assert errors == [] and len(answers) == 16 and all(answers)
     assert slot.over_budget == []

@@ -14,7 +14,7 @@ from agents.backends.fake import FakeChatModel, FakeModelError
 from agents.errors import SlotTimeoutError
 from agents.models import ModelSpec
 from agents.slot import GpuSlot
-from tests.conftest import fake_spec, held_by_another_thread
+from tests.conftest import fake_spec, held_by_another_thread, run_threads
 
 
 def test_same_model_is_loaded_once_and_a_new_one_evicts_it():
@@ -65,7 +65,6 @@ def test_at_most_one_model_loaded_under_16_threads_x_50_runs():
     loaded = 0
     peak = 0
     count_lock = threading.Lock()
-    errors: list[BaseException] = []
 
     # Instrument the real loader and close: count models alive at any instant.
     import agents.backends.fake as fake
@@ -88,19 +87,11 @@ def test_at_most_one_model_loaded_under_16_threads_x_50_runs():
     slot._loader = Counting
 
     def worker(n: int):
-        try:
-            for i in range(50):
-                with slot.hold(specs[(n + i) % len(specs)]) as lease:
-                    lease.model.complete([{"role": "user", "content": "x"}], GenParams(max_tokens=2))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(50):
+            with slot.hold(specs[(n + i) % len(specs)]) as lease:
+                lease.model.complete([{"role": "user", "content": "x"}], GenParams(max_tokens=2))
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    assert run_threads(worker, 16) == []
     assert peak == 1
     assert slot.max_resident_seen == 1
     assert sum(e.kind == "load" for e in slot.events) >= 2
@@ -229,27 +220,18 @@ def test_resident_stays_within_budget_under_16_threads_x_50_runs(budget, policy)
     slot = GpuSlot(budget, policy=policy, timeout=60)
     sizes = [300, 400, 500, 600]
     specs = [fake_spec(f"m{i}", size_mb=mb) for i, mb in enumerate(sizes)]
-    errors: list[BaseException] = []
     failing = fake_spec("fails", fail_load="corrupt", size_mb=100)
 
     def worker(n: int):
-        try:
-            for i in range(50):
-                if (n * 50 + i) % 97 == 0:  # now and then a model that fails to load
-                    with pytest.raises(FakeModelError), slot.hold(failing):
-                        pass
-                    continue
-                with slot.hold(specs[(n * 7 + i) % len(specs)]) as lease:
-                    lease.model.complete([{"role": "user", "content": "x"}], GenParams(max_tokens=2))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for i in range(50):
+            if (n * 50 + i) % 97 == 0:  # now and then a model that fails to load
+                with pytest.raises(FakeModelError), slot.hold(failing):
+                    pass
+                continue
+            with slot.hold(specs[(n * 7 + i) % len(specs)]) as lease:
+                lease.model.complete([{"role": "user", "content": "x"}], GenParams(max_tokens=2))
 
-    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(120)
-    assert errors == []
+    assert run_threads(worker, 16) == []
     assert slot.over_budget == []
     if budget == "single":
         assert slot.max_resident_seen == 1
