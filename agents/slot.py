@@ -136,11 +136,13 @@ class GpuSlot:
 
     # --- what is loaded ---
 
+    # Read from other threads (waiters' progress events, metrics scrapes) while the holder changes what is
+    # loaded: list() copies the entries in one step, so iterating can't meet a dict that changed size.
     def resident(self) -> list[str]:
-        return [e.spec.name for e in self._entries.values()]
+        return [e.spec.name for e in list(self._entries.values())]
 
     def resident_mb(self) -> float:
-        return sum(e.need_mb for e in self._entries.values())
+        return sum(e.need_mb for e in list(self._entries.values()))
 
     @property
     def waiting(self) -> int:
