@@ -99,8 +99,53 @@ EFFECTIVENESS = [
              "display(Markdown(paths['markdown'].read_text()))\ndisplay(Image(str(paths['chart'])))"),
 ]
 
+GPU_SLOT = [
+    ("md", "# The GPU slot: budgets, prefetch and swap-aware scheduling\n\nEvery model call goes through one "
+           "slot (agents/slot.py). Here the legal and technical roles get their own copies of the embedded model, "
+           "so a question really swaps models; the progress events show what the slot does and when."),
+    ("code", "import shutil, tempfile\nfrom dataclasses import replace\nfrom pathlib import Path\n\n"
+             "from agents.models import Profile, embedded\n\nbase = embedded()\nfolder = Path(tempfile.mkdtemp())\n"
+             "def own_copy(role):\n    spec = base.role(role).model\n    path = folder / f'{role}.gguf'\n"
+             "    shutil.copyfile(spec.path, path)\n    return replace(spec, path=path, name=f'SmolLM2 ({role})')\n\n"
+             "roles = tuple(replace(r, model=own_copy(r.role)) if r.role in ('legal', 'technical') else r\n"
+             "              for r in base.roles)\nprofile = Profile('slot-demo', roles, model_routing=False)\n"
+             "for r in profile.roles:\n    print(f'{r.role:12} {r.model.name}')"),
+    ("md", "## What each model will need, before loading it\nWeights, the KV cache for the role's context window "
+           "and a measured overhead, read from the GGUF file (agents/memory_need.py)."),
+    ("code", "from agents.memory_need import estimate\n\nfor m in profile.models():\n    need = estimate(m)\n"
+             "    print(f'{m.name:22} weights {need.weights_mb} MB + KV {need.kv_mb} MB + {need.overhead_mb} MB'\n"
+             "          f' = {need.total_mb:.0f} MB')"),
+    ("md", "## One model at a time (`single`)\nThe route is known after analyze, so the answering model's file is "
+           "read into the page cache at once; while it answers, the reviewer's file is read."),
+    ("code", "from langgraph.checkpoint.memory import InMemorySaver\n\nfrom agents.slot import GpuSlot\n"
+             "from agents.team import Team\nfrom graphs.cooperation import build_graph\nfrom graphs.state import "
+             "Context\n\ngraph = build_graph(checkpointer=InMemorySaver())\n\n"
+             "def run(team, question, thread):\n    config = {'configurable': {'thread_id': thread}}\n"
+             "    for event in graph.stream({'question': question}, config, context=Context(profile=team),\n"
+             "                              stream_mode='custom'):\n"
+             "        if event['event'] in ('route', 'prefetch', 'loading', 'loaded'):\n"
+             "            print(' ', {k: v for k, v in event.items() if k in ('event', 'domain', 'model', 'evicted', "
+             "'seconds')})\n    print('resident:', team.slot.resident())\n\n"
+             "single = Team(profile, GpuSlot('single'))\n"
+             "run(single, '¿Puede mi casero echarme del piso sin previo aviso?', 'single-1')\n"
+             "run(single, 'How do I reverse a list in Python?', 'single-2')"),
+    ("md", "## A memory budget\nWith room for every model, each loads once and stays; the next questions swap "
+           "nothing. `CONCILIO_SLOT_BUDGET=6GB` (for example) does this for the process's slot."),
+    ("code", "roomy = Team(profile, GpuSlot('1000MB'))\n"
+             "for i, q in enumerate(['¿Qué es un contrato de arrendamiento?', 'How do I read a CSV file in Python?',\n"
+             "                       'Can my landlord keep my deposit?']):\n    run(roomy, q, f'roomy-{i}')\n"
+             "print('loads:', sum(e.kind == 'load' for e in roomy.slot.events), '· states:', roomy.slot.states)"),
+    ("md", "## The decisions are pure functions\nWhat to evict under a budget, and whom to serve next when several "
+           "runs wait: the loaded model's waiters first, but nobody passed over more than `max_passes` times."),
+    ("code", "from agents.slot_policy import Budget, evict_for, pick_next\n\n"
+             "budget = Budget(max_models=None, mb=1000, pinned=frozenset({'orchestrator'}))\n"
+             "print(evict_for(('legal', 500), [('orchestrator', 400), ('technical', 500)], budget))\n"
+             "print(pick_next([('technical', 0), ('legal', 0)], resident={'legal'}))\n"
+             "print(pick_next([('technical', 16), ('legal', 0)], resident={'legal'}))"),
+]
+
 NOTEBOOKS = {"01_quickstart.ipynb": QUICKSTART, "02_step_through.ipynb": STEP_THROUGH,
-             "03_effectiveness.ipynb": EFFECTIVENESS}
+             "03_effectiveness.ipynb": EFFECTIVENESS, "04_gpu_slot.ipynb": GPU_SLOT}
 
 
 def build(name: str):

@@ -52,3 +52,12 @@ def test_effectiveness_runs():
     assert "concilio_runs_total" in text and "concilio_feedback_total" in text  # the metrics
     markdown = "".join(o.get("data", {}).get("text/markdown", "") for c in nb.cells for o in c.get("outputs", []))
     assert "| graph |" in markdown and "| oracle |" in markdown  # the answer-quality report
+
+
+def test_gpu_slot_runs():
+    text = outputs(build.execute(build.build("04_gpu_slot.ipynb")))
+    assert "weights 92.1 MB + KV 90.0 MB + 28.0 MB = 210 MB" in text  # estimates before loading
+    assert "{'event': 'prefetch', 'model': 'SmolLM2 (legal)'}" in text  # read as soon as the route is known
+    assert "'evicted': ['SmolLM2 (legal)']" in text  # single: the reviewer's model swaps the legal one out
+    assert "loads: 3 · states:" in text  # a roomy budget: three models, each loaded once, all still ready
+    assert "['technical']\n1\n0" in text  # the pure decisions
