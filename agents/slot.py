@@ -84,21 +84,36 @@ class _Turns:
         self.holder: int | None = None
 
     def acquire(self, key: Hashable, timeout: float, on_wait: Callable[[int], None]) -> None:
+        deadline = time.monotonic() + timeout
         with self._cond:
             if not self._busy and not self.waiters:
                 self._busy = True
-            else:
-                waiter = _Waiter(key)
-                self.waiters.append(waiter)
-                on_wait(len(self.waiters))
-                deadline = time.monotonic() + timeout
-                while not waiter.granted:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        self.waiters.remove(waiter)
-                        raise TimeoutError
-                    self._cond.wait(remaining)
+                self.holder = threading.get_ident()
+                return
+            waiter = _Waiter(key)
+            self.waiters.append(waiter)
+            position = len(self.waiters)
+        try:
+            on_wait(position)  # outside the lock: a slow progress sink can't hold up the hand-off
+        except BaseException:
+            self._abandon(waiter)
+            raise
+        with self._cond:
+            while not waiter.granted:  # granted in the meantime: no wait at all
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.waiters.remove(waiter)
+                    raise TimeoutError
+                self._cond.wait(remaining)
             self.holder = threading.get_ident()
+
+    def _abandon(self, waiter: _Waiter) -> None:
+        """A waiter that gives up before waiting: leave the queue, or pass on a turn already handed to it."""
+        with self._cond:
+            if not waiter.granted:
+                self.waiters.remove(waiter)
+                return
+        self.release([])
 
     def release(self, resident: list[Hashable]) -> None:
         with self._cond:

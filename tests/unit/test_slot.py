@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from agents import progress
 from agents.backends import GenParams
 from agents.backends.fake import FakeChatModel, FakeModelError
 from agents.errors import SlotTimeoutError
@@ -255,3 +256,18 @@ def test_live_gauges_show_what_the_slot_holds():
     assert 'concilio_resident_model{model="a"} 1.0' in text and 'concilio_resident_model{model="b"} 1.0' in text
     assert "concilio_slot_resident_megabytes 600.0" in text
     assert "concilio_slot_queue_length 0.0" in text
+
+
+def test_a_progress_sink_that_fails_while_queued_leaves_no_ghost_in_the_queue():
+    slot = GpuSlot(timeout=5)
+
+    def broken_sink(event):
+        raise RuntimeError("sink closed")
+
+    with held_by_another_thread(slot, fake_spec("a")):
+        with pytest.raises(RuntimeError, match="sink closed"), progress.reporting(broken_sink):
+            with slot.hold(fake_spec("b")):
+                pass
+        assert slot.waiting == 0
+    with slot.hold(fake_spec("c")) as lease:  # the slot still changes hands
+        assert lease.swapped
