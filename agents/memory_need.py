@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from agents.backends import loads_local_file
 from agents.models import ModelSpec
 
 MB = 2**20
@@ -45,13 +46,11 @@ def need_mb(*, tensor_bytes: int, block_count: int, head_count_kv, key_length: i
 
 
 def estimate(spec: ModelSpec) -> Need:
-    """The memory `spec` needs once loaded. The fake backend takes `size_mb` from its options; a model on a
-    server takes none; a local GGUF file is read (cached) and refused with ModelFileError if broken."""
-    options = dict(spec.options)
-    if spec.backend == "fake":
-        return Need(float(options.get("size_mb", 0)), 0.0, 0.0)
-    if spec.backend == "openai":
-        return Need(0.0, 0.0, 0.0)
+    """The memory `spec` needs once loaded. A local GGUF file is read (cached) and refused with ModelFileError
+    if broken; a model that is not a local file (a server's) needs none here, unless its options say
+    `size_mb` (the fake backend's tests do)."""
+    if not loads_local_file(spec.backend):
+        return Need(float(dict(spec.options).get("size_mb", 0)), 0.0, 0.0)
     from agents.gguf_file import inspect
 
     info = inspect(spec.path, fix=spec.fix)

@@ -25,7 +25,7 @@ from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
 
 from agents import progress
-from agents.backends import ChatModel, load_model
+from agents.backends import ChatModel, load_model, loads_local_file
 from agents.errors import SlotTimeoutError
 from agents.memory_need import estimate
 from agents.models import ModelSpec
@@ -141,7 +141,6 @@ class GpuSlot:
         self.prefetcher = Prefetcher() if (prefetch if prefetch is not None
                                            else env("CONCILIO_PREFETCH", "1") != "0") else None
         self._entries: dict[Hashable, _Entry] = {}  # loaded models, least recently used first
-        self._needs: dict[Hashable, float] = {}
         self.states: dict[str, str] = {}  # model name -> lifecycle state (monitoring)
         self.events: list[SlotEvent] = []
         # instrumentation for the invariant "resident <= budget" (checked by the stress tests)
@@ -169,9 +168,7 @@ class GpuSlot:
         self.budget = replace(self.budget, pinned=self.budget.pinned | {spec.key})
 
     def need_mb(self, spec: ModelSpec) -> float:
-        if spec.key not in self._needs:
-            self._needs[spec.key] = estimate(spec).total_mb
-        return self._needs[spec.key]
+        return estimate(spec).total_mb  # the GGUF is read once per file version (gguf_file.inspect's cache)
 
     # --- the lock ---
 
@@ -244,7 +241,7 @@ class GpuSlot:
     def prefetch(self, spec: ModelSpec) -> bool:
         """Start reading `spec`'s file into the page cache in the background, unless it is loaded already or
         lives on a server. Never blocks; True when a read was queued."""
-        if self.prefetcher is None or spec.key in self._entries or spec.backend in ("openai", "fake"):
+        if self.prefetcher is None or spec.key in self._entries or not loads_local_file(spec.backend):
             return False
         if not spec.path.is_file():
             return False

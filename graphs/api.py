@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from agents.backends import loads_local_file
 from agents.gguf_file import inspect
 from agents.models import Profile
 from agents.orchestrator import clean_question
@@ -29,7 +30,7 @@ from memory.store import sqlite_store
 def preflight(team: Team) -> None:
     """Refuse missing, truncated or non-GGUF model files before anything runs (names file and fix)."""
     for model in team.profile.models():
-        if model.backend in ("gpt4all", "llamacpp"):
+        if loads_local_file(model.backend):
             inspect(model.path, fix=model.fix)
 
 

@@ -29,10 +29,18 @@ _REGISTRY: dict[str, str | Loader] = {
     "fake": "agents.backends.fake:load",
 }
 EXTRAS = {"llama_cpp": "llama"}  # missing module → the extra that installs it
+_LOCAL_FILES = {"gpt4all", "llamacpp"}  # backends whose models are GGUF files on this machine
 
 
-def register(name: str, loader: str | Loader) -> None:
+def register(name: str, loader: str | Loader, *, local_file: bool = False) -> None:
+    """`local_file=True`: the model's `path` is a GGUF file this process loads (checked before runs, its
+    memory need estimated from it, read ahead by the slot); otherwise the path is not touched."""
     _REGISTRY[name] = loader
+    (_LOCAL_FILES.add if local_file else _LOCAL_FILES.discard)(name)
+
+
+def loads_local_file(name: str) -> bool:
+    return name in _LOCAL_FILES
 
 
 def names() -> list[str]:
@@ -62,4 +70,5 @@ def load_model(spec: ModelSpec) -> ChatModel:
     return loader_for(spec.backend)(spec)
 
 
-__all__ = ["ChatModel", "Completion", "GenParams", "LoopGuard", "Message", "load_model", "register", "names"]
+__all__ = ["ChatModel", "Completion", "GenParams", "LoopGuard", "Message", "load_model", "loads_local_file",
+           "names", "register"]

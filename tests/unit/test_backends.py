@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.backends import GenParams, LoopGuard, load_model, names, register
+from agents.backends import GenParams, LoopGuard, load_model, loads_local_file, names, register
 from agents.backends.fake import FakeModelError
 from agents.backends.templates import NAMED, render, resolve
 from agents.errors import BackendError, ProfileError
@@ -25,6 +25,25 @@ def test_a_backend_registered_from_outside_goes_through_the_same_path():
     register("recorder", lambda spec: calls.append(spec.name) or "model")
     spec = ModelSpec(name="r", path=fake_spec("r").path, backend="recorder")
     assert load_model(spec) == "model" and calls == ["r"]
+
+
+def test_only_backends_that_load_local_files_have_their_path_read(tmp_path):
+    from agents.backends.fake import FakeChatModel
+    from agents.errors import ModelFileError
+    from agents.memory_need import estimate
+    from agents.slot import GpuSlot
+
+    register("remote", FakeChatModel)  # like a server: its path is nobody's file
+    remote = ModelSpec(name="r", path=tmp_path / "missing.gguf", backend="remote")
+    assert loads_local_file("gpt4all") and loads_local_file("llamacpp") and not loads_local_file("remote")
+    assert estimate(remote).total_mb == 0
+    slot = GpuSlot(prefetch=True)
+    assert slot.prefetch(remote) is False
+    with slot.hold(remote) as lease:
+        assert lease.swapped
+    register("remote", FakeChatModel, local_file=True)  # now it claims a GGUF file: the file is checked
+    with pytest.raises(ModelFileError, match="missing.gguf"):
+        estimate(remote)
 
 
 def test_chatml_rendering_and_control_tokens_cannot_be_injected():
