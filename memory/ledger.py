@@ -237,37 +237,37 @@ class Ledger:
 
     def write(self, records: list[dict]) -> bool:
         """Write now, in this thread: spooled records first, then `records`. A failure is counted and the
-        unwritten records spooled; nothing raises."""
+        unwritten records spooled; nothing raises. Only the records written leave the spool, so a record
+        another process spooled meanwhile stays."""
         spool = _side_path(self.url, "spool.jsonl")
+        written: set[str] = set()
         try:
             engine = self.engine()
-            pending = _read_spool(spool) + records
-            for i, record in enumerate(pending):
+            for record in _read_spool(spool) + records:
                 try:
                     with engine.begin() as conn:
                         _insert(conn, record)
                 except sa.exc.IntegrityError:
                     log.info("ledger: record %s already written, skipped", record.get("id"))
-                except Exception:
-                    _rewrite_spool(spool, pending[i:])
-                    raise
-            if len(pending) > len(records):
-                _rewrite_spool(spool, [])
+                written.add(record["id"])
             return True
         except Exception as exc:  # noqa: BLE001 - a ledger problem must never reach the run
-            self._failed(exc, records, spool)
+            self._failed(exc, [r for r in records if r["id"] not in written], spool)
             return False
+        finally:
+            _unspool(spool, written)
 
     def _failed(self, exc: Exception, records: list[dict], spool: Path) -> None:
         self.failed_writes += 1
         text = f"{type(exc).__name__}: {exc}".splitlines()[0][:300]
         log.warning("ledger %s: write failed (%s); the record is kept for later", self.url, text)
         try:
-            spool.parent.mkdir(parents=True, exist_ok=True)
-            with FileLock(str(spool) + ".lock", timeout=5):
-                if records and all(r not in _read_spool(spool) for r in records):
+            with _spool_lock(spool):
+                spooled = {r.get("id") for r in _read_spool(spool)}
+                new = [r for r in records if r["id"] not in spooled]
+                if new:
                     with spool.open("a", encoding="utf-8") as fh:
-                        fh.writelines(json.dumps(r, default=str) + "\n" for r in records)
+                        fh.writelines(_lines(new))
                 path = _side_path(self.url, "failures.json")
                 info = failures(self.url)
                 info = {"count": int(info.get("count", 0)) + 1, "last_error": text, "last_at": now().isoformat()}
@@ -317,10 +317,18 @@ def _read_spool(spool: Path) -> list[dict]:
     return out
 
 
-def _rewrite_spool(spool: Path, records: list[dict]) -> None:
+def _lines(records) -> list[str]:
+    return [json.dumps(r, default=str) + "\n" for r in records]
+
+
+def _unspool(spool: Path, written: set[str]) -> None:
+    """Take the records now in the database out of the spool, under its lock (other processes append)."""
+    if not written or not spool.exists():
+        return
     with _spool_lock(spool):
-        if records:
-            spool.write_text("".join(json.dumps(r, default=str) + "\n" for r in records), "utf-8")
+        kept = [r for r in _read_spool(spool) if r.get("id") not in written]
+        if kept:
+            spool.write_text("".join(_lines(kept)), "utf-8")
         else:
             spool.unlink(missing_ok=True)
 

@@ -65,6 +65,27 @@ def test_a_ledger_from_a_newer_concilio_is_refused_with_the_reason(tmp_path):
     assert ledger.failures(url)["count"] == 1
 
 
+
+def test_replaying_the_spool_keeps_a_record_another_process_spooled_meanwhile(tmp_path, monkeypatch):
+    url = f"sqlite:///{tmp_path / 'l.sqlite'}"
+    spool = ledger._side_path(url, "spool.jsonl")
+    waiting, new, elsewhere = _run_record("a", 1), _run_record("b", 1), _run_record("c", 1)
+    Ledger(url)._failed(RuntimeError("was down"), [waiting], spool)  # a run that waits in the spool
+    insert = ledger._insert
+
+    def insert_while_another_process_fails(conn, record):
+        if record["id"] == waiting["id"]:
+            Ledger(url)._failed(RuntimeError("locked there"), [elsewhere], spool)
+        insert(conn, record)
+
+    monkeypatch.setattr(ledger, "_insert", insert_while_another_process_fails)
+    writer = Ledger(url)
+    assert writer.write([new])
+    assert [r["id"] for r in ledger._read_spool(spool)] == [elsewhere["id"]]  # not wiped by the replay
+    with writer.connect() as conn:
+        assert set(conn.scalars(sa.select(ledger.runs.c.id))) == {waiting["id"], new["id"]}
+
+
 # --- records ------------------------------------------------------------------------------------------------
 def _run_record(thread: str, turn: int, **extra) -> dict:
     trace = [
