@@ -14,37 +14,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
+from agents.backends.llamacpp_server import free_port, start
+
 QUESTIONS = ("How do I reverse a list in Python?", "¿Qué es un contrato de arrendamiento?")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model: Path, port: int, threads: int) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-m", "agents.backends.llamacpp_server", "--model", str(model),
-                             "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--model_alias", "bench",
-                             "--n_threads", str(threads)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2)
-            return proc
-        except OSError:
-            time.sleep(0.2)
-    proc.kill()
-    raise TimeoutError("the server did not start in 90 s")
 
 
 def measure(spec, tokens: int, repeats: int) -> dict:
@@ -86,8 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     model = args.model or files.original
     specs = {"gpt4all": ModelSpec("gpt4all", args.gpt4all_model or files.converted, context_window=2048),
              "llamacpp": ModelSpec("llamacpp", model, backend="llamacpp", context_window=2048)}
-    port = _free_port()
-    server = start_server(model, port, args.server_threads)
+    port = free_port()
+    server = start(model, port, "--n_ctx", "2048", "--model_alias", "bench", "--n_threads", str(args.server_threads))
     try:
         specs["openai"] = ModelSpec("bench", model, backend="openai", options=(
             ("base_url", f"http://127.0.0.1:{port}/v1"), ("timeout", 120)))

@@ -31,7 +31,6 @@ import statistics
 import tempfile
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 from agents.models import ROLES, ModelSpec, Profile, RoleSpec
@@ -150,8 +149,8 @@ def visible(profile: Profile, files: list[Path], questions: list, tokens: int) -
 
     from agents.slot import GpuSlot
     from agents.team import Team
-    from graphs.cooperation import build_graph
     from evals.answers import scratch_data_dir
+    from graphs.cooperation import build_graph
 
     graph = build_graph(checkpointer=InMemorySaver())
     two = 2.2 * max(GpuSlot().need_mb(s) for s in profile.models())

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from agents.backends.fake import FakeChatModel
+from agents.backends.llamacpp_server import free_port  # noqa: F401 (for the tests)
 from agents.models import ROLES, ModelSpec, Profile, RoleSpec
 from agents.slot import GpuSlot
 from agents.team import Team

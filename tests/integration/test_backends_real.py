@@ -5,16 +5,13 @@ llama-cpp-python's OpenAI-compatible server on loopback. Then the server is kill
 from __future__ import annotations
 
 import signal
-import socket
 import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from agents import embedded
+from agents.backends import llamacpp_server
 from agents.errors import BackendUnavailable
 from graphs.api import ask
 from memory import ledger
@@ -23,12 +20,6 @@ pytestmark = pytest.mark.model
 pytest.importorskip("llama_cpp.server", reason="needs the 'server' extra (llama-cpp-python[server])")
 
 ALIAS = "smollm2-served"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
@@ -40,20 +31,9 @@ class Server:
         self.proc: subprocess.Popen | None = None
 
     def start(self) -> Server:
-        model = embedded.ensure().original
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "agents.backends.llamacpp_server", "--model", str(model), "--host", "127.0.0.1",
-             "--port", str(self.port), "--n_ctx", "4096", "--model_alias", ALIAS],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                urllib.request.urlopen(f"{self.url}/models", timeout=2)
-                return self
-            except OSError:
-                assert self.proc.poll() is None, "the server exited while starting"
-                time.sleep(0.3)
-        raise TimeoutError("llama_cpp.server did not start in 90 s")
+        self.proc = llamacpp_server.start(embedded.ensure().original, self.port, "--n_ctx", "4096",
+                                          "--model_alias", ALIAS)
+        return self
 
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
@@ -63,7 +43,7 @@ class Server:
 
 @pytest.fixture
 def server():
-    srv = Server(_free_port()).start()
+    srv = Server(llamacpp_server.free_port()).start()
     yield srv
     srv.kill()
 
@@ -146,7 +126,7 @@ def test_llamacpp_loads_the_original_smollm2_file_and_answers_in_both_languages(
 
 
 def test_each_specialist_on_its_own_server_and_the_reviewer_on_both_in_turn(tmp_path):
-    a, b = Server(_free_port()).start(), Server(_free_port()).start()
+    a, b = Server(llamacpp_server.free_port()).start(), Server(llamacpp_server.free_port()).start()
     try:
         def served(url_opts: str) -> str:
             return f'backend = "openai"\nname = "{ALIAS}"\noptions = {{ {url_opts}, timeout = 60 }}\n'

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import time
@@ -15,6 +14,7 @@ import urllib.request
 import pytest
 
 from evals.answers import DEFAULT_DATA
+from tests.conftest import free_port
 
 pytestmark = pytest.mark.model
 
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.model
 def run(*args, timeout=600):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=dict(os.environ),
                           timeout=timeout)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _scrape(port: int, deadline: float = 30.0) -> str:
@@ -59,7 +53,7 @@ def test_runs_from_separate_processes_show_in_stats_and_on_the_metrics_port():
     assert report["summary"]["swaps_per_run"] == 1.0  # one load per process: every role is the same file
     assert report["ledger"]["count"] == 0
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen([sys.executable, "-m", "graphs.cli", "metrics", "--port", str(port)],
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
     try:

@@ -4,12 +4,11 @@ orchestrator's model in a run."""
 
 from __future__ import annotations
 
-import socket
 import time
 from pathlib import Path
 
 import pytest
-from conftest import fake_config_toml
+from conftest import fake_config_toml, free_port
 from openai_fake import FakeServer
 
 from agents.backends import GenParams, load_model, openai_backend
@@ -35,10 +34,7 @@ def spec(*urls: str, **options) -> ModelSpec:
 
 
 def closed_port_url() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    return f"http://127.0.0.1:{port}/v1"
+    return f"http://127.0.0.1:{free_port()}/v1"
 
 
 @pytest.mark.parametrize("endpoints, start, down, expected", [
