@@ -110,12 +110,17 @@ class OpenAICompatibleModel(ChatModel):
             problem = f"no answer in {seconds:.0f} s"
         except httpx.HTTPError as exc:
             problem = _describe(exc)
-        with _state_lock:
-            if problem:
-                _down_until[url] = time.monotonic() + self.cooldown
-            else:
+        if problem:
+            self._mark_down(url)
+        else:
+            with _state_lock:
                 _down_until.pop(url, None)
         return problem
+
+    def _mark_down(self, url: str) -> None:
+        """Skip `url` for `cooldown` seconds (every model of this process that uses it)."""
+        with _state_lock:
+            _down_until[url] = time.monotonic() + self.cooldown
 
     def _order(self) -> list[str]:
         key = tuple(self.endpoints)
@@ -142,8 +147,7 @@ class OpenAICompatibleModel(ChatModel):
                 return self._complete_at(url, messages, params, on_token, deadline)
             except _Retry as exc:
                 problems.append(f"{url}: {exc}")
-                with _state_lock:
-                    _down_until[url] = time.monotonic() + self.cooldown
+                self._mark_down(url)
         waited = self.timeout - max(0.0, deadline - time.monotonic())
         raise BackendUnavailable(f"model {self.model}: no answer after {len(problems)} attempt(s) in {waited:.1f} s "
                                  f"(timeout {self.timeout:g} s): {'; '.join(problems) or 'out of time'}")
