@@ -11,6 +11,7 @@ serving process: the models resident in its GPU slot and how many runs wait for 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import threading
 
@@ -98,18 +99,15 @@ class LedgerCollector:
                      [((), slot.resident_mb())])
 
 
-def _counter(name, doc, samples, labels=()):
-    family = CounterMetricFamily(name, doc, labels=labels)
+def _family(kind, name, doc, samples, labels=()):
+    family = kind(name, doc, labels=labels)
     for values, n in samples:
         family.add_metric(list(values), n)
     return family
 
 
-def _gauge(name, doc, samples, labels=()):
-    family = GaugeMetricFamily(name, doc, labels=labels)
-    for values, n in samples:
-        family.add_metric(list(values), n)
-    return family
+_counter = functools.partial(_family, CounterMetricFamily)
+_gauge = functools.partial(_family, GaugeMetricFamily)
 
 
 def serve(port: int, host: str = "127.0.0.1", ledger: Ledger | None = None, slot=None):
