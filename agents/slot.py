@@ -61,7 +61,7 @@ class _Entry:
     spec: ModelSpec
     need_mb: float
     state: str = "stopped"
-    model: ChatModel | None = None
+    model: ChatModel | None = None  # set once loaded: every entry in GpuSlot._entries has one
     note: str = ""
 
 
@@ -76,8 +76,8 @@ class _Turns:
     """Who holds the slot, and who is waiting for it. The holder hands over directly to the waiter the
     policy picks, so a newcomer can't barge in between."""
 
-    def __init__(self, policy: str, max_passes: int) -> None:
-        self.policy, self.max_passes = policy, max_passes
+    def __init__(self, policy: str, max_passes: int, resident: Callable[[], list[Hashable]]) -> None:
+        self.policy, self.max_passes, self._resident = policy, max_passes, resident
         self._cond = threading.Condition()
         self._busy = False
         self.waiters: list[_Waiter] = []
@@ -113,15 +113,16 @@ class _Turns:
             if not waiter.granted:
                 self.waiters.remove(waiter)
                 return
-        self.release([])
+        self.release()
 
-    def release(self, resident: list[Hashable]) -> None:
+    def release(self) -> None:
         with self._cond:
             self.holder = None
             if not self.waiters:
                 self._busy = False
                 return
-            i = pick_next([(w.key, w.passed) for w in self.waiters], resident, self.policy, self.max_passes)
+            i = pick_next([(w.key, w.passed) for w in self.waiters], self._resident(), self.policy,
+                          self.max_passes)
             for earlier in self.waiters[:i]:
                 earlier.passed += 1
             self.waiters.pop(i).granted = True  # still busy: the turn passes straight to it
@@ -137,7 +138,8 @@ class GpuSlot:
         env = os.environ.get
         self.timeout = timeout if timeout is not None else float(env("CONCILIO_SLOT_TIMEOUT", "600"))
         self._turns = _Turns(policy or env("CONCILIO_SLOT_POLICY", "aware"),
-                             max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "16")))
+                             max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "16")),
+                             lambda: list(self._entries))
         self.prefetcher = Prefetcher() if (prefetch if prefetch is not None
                                            else env("CONCILIO_PREFETCH", "1") != "0") else None
         self._entries: dict[Hashable, _Entry] = {}  # loaded models, least recently used first
@@ -182,9 +184,8 @@ class GpuSlot:
         start = time.perf_counter()
 
         def on_wait(position: int) -> None:
-            size = spec.size_bytes()
             progress.emit("waiting", model=spec.name, position=position, resident=self.resident(),
-                          size_mb=round(size / 2**20, 1) if size else None)
+                          size_mb=_file_mb(spec))
 
         try:
             self._turns.acquire(spec.key, self.timeout, on_wait)
@@ -199,7 +200,7 @@ class GpuSlot:
                 self._unload(spec.key, kind="evict-on-error")
                 raise
         finally:
-            self._turns.release(list(self._entries))
+            self._turns.release()
 
     def ensure_ready(self, spec: ModelSpec) -> Lease:
         """Make `spec` loaded and ready, evicting what the budget says. Only the slot's holder may call it."""
@@ -213,15 +214,14 @@ class GpuSlot:
             evicted.append(self._entries[victim].spec.name)
             unload_s += self._unload(victim)
         entry = self._entries.get(key)
-        if entry is not None and entry.model is not None:
+        if entry is not None:
             self._entries[key] = self._entries.pop(key)  # now the most recently used
             return Lease(entry.model, spec, evicted=evicted, unload_seconds=unload_s, note=entry.note)
         device, note = place(spec.device, need, self.budget)
         entry = _Entry(spec, need, note=note)
         self._set_state(entry, "load")
-        size = spec.size_bytes()
-        progress.emit("loading", model=spec.name, size_mb=round(size / 2**20, 1) if size else None,
-                      need_mb=round(need, 1), device=device, evicted=evicted)
+        progress.emit("loading", model=spec.name, size_mb=_file_mb(spec), need_mb=round(need, 1), device=device,
+                      evicted=evicted)
         t0 = time.perf_counter()
         try:
             entry.model = self._loader(spec if device == spec.device else replace(spec, device=device))
@@ -272,8 +272,7 @@ class GpuSlot:
         self._set_state(entry, "unload")
         t0 = time.perf_counter()
         try:
-            if entry.model is not None:
-                entry.model.close()
+            entry.model.close()
         finally:
             seconds = time.perf_counter() - t0
             self._set_state(entry, "unloaded")
@@ -287,7 +286,12 @@ class GpuSlot:
             for key in list(self._entries):
                 self._unload(key)
         finally:
-            self._turns.release([])
+            self._turns.release()
+
+
+def _file_mb(spec: ModelSpec) -> float | None:
+    size = spec.size_bytes()
+    return round(size / 2**20, 1) if size else None
 
 
 _default: GpuSlot | None = None
