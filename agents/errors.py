@@ -61,6 +61,10 @@ class SlotTimeoutError(ConcilioError, TimeoutError):
         )
 
 
+class SlotConfigError(ConcilioError, ValueError):
+    """GPU slot settings (CONCILIO_SLOT_*) that can't be used; raised when the slot is made, not mid-run."""
+
+
 class BackendUnavailable(BackendError):
     """A model server that can't be reached, fails, hangs or answers nonsense. A specialist role falls back
     to the orchestrator's model when this happens (agents/team.py)."""

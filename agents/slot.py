@@ -26,11 +26,11 @@ from dataclasses import dataclass, field, replace
 
 from agents import progress
 from agents.backends import ChatModel, load_model, loads_local_file
-from agents.errors import SlotTimeoutError
+from agents.errors import SlotConfigError, SlotTimeoutError
 from agents.memory_need import estimate
 from agents.models import ModelSpec
 from agents.prefetch import Prefetcher
-from agents.slot_policy import Budget, evict_for, parse_budget, pick_next, place, transition
+from agents.slot_policy import POLICIES, Budget, evict_for, parse_budget, pick_next, place, transition
 
 __all__ = ["GpuSlot", "Lease", "SlotEvent", "default_slot", "evict_for"]
 
@@ -133,13 +133,19 @@ class GpuSlot:
     def __init__(self, budget: Budget | str | None = None, loader: Callable[[ModelSpec], ChatModel] = load_model,
                  timeout: float | None = None, policy: str | None = None, max_passes: int | None = None,
                  prefetch: bool | None = None) -> None:
-        self.budget = budget if isinstance(budget, Budget) else parse_budget(budget)
-        self._loader = loader
         env = os.environ.get
-        self.timeout = timeout if timeout is not None else float(env("CONCILIO_SLOT_TIMEOUT", "600"))
-        self._turns = _Turns(policy or env("CONCILIO_SLOT_POLICY", "aware"),
-                             max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "16")),
-                             lambda: list(self._entries))
+        try:  # settings are checked here, so a wrong one can't surface later, mid-run, in a hand-over
+            self.budget = budget if isinstance(budget, Budget) else parse_budget(budget)
+            self.timeout = timeout if timeout is not None else float(env("CONCILIO_SLOT_TIMEOUT", "600"))
+            policy = policy or env("CONCILIO_SLOT_POLICY", "aware")
+            if policy not in POLICIES:
+                raise ValueError(f"unknown scheduling policy {policy!r}; use one of {', '.join(POLICIES)}")
+            max_passes = max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "16"))
+        except ValueError as exc:
+            raise SlotConfigError(f"GPU slot settings: {exc} (see CONCILIO_SLOT_BUDGET, CONCILIO_SLOT_TIMEOUT, "
+                                  "CONCILIO_SLOT_POLICY, CONCILIO_SLOT_MAX_PASSES in the README)") from None
+        self._loader = loader
+        self._turns = _Turns(policy, max_passes, lambda: list(self._entries))
         self.prefetcher = Prefetcher() if (prefetch if prefetch is not None
                                            else env("CONCILIO_PREFETCH", "1") != "0") else None
         self._entries: dict[Hashable, _Entry] = {}  # loaded models, least recently used first

@@ -3,6 +3,7 @@ under 16 threads (its pure decisions are tested by tables in test_slot_policy.py
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from pathlib import Path
@@ -271,3 +272,17 @@ def test_a_progress_sink_that_fails_while_queued_leaves_no_ghost_in_the_queue():
         assert slot.waiting == 0
     with slot.hold(fake_spec("c")) as lease:  # the slot still changes hands
         assert lease.swapped
+
+
+@pytest.mark.parametrize("env, value, says", [
+    ("CONCILIO_SLOT_BUDGET", "lots", "slot budget 'lots'"),
+    ("CONCILIO_SLOT_POLICY", "random", "unknown scheduling policy 'random'"),
+    ("CONCILIO_SLOT_MAX_PASSES", "many", "invalid literal"),
+    ("CONCILIO_SLOT_TIMEOUT", "soon", "could not convert"),
+])
+def test_wrong_slot_settings_are_refused_when_the_slot_is_made(monkeypatch, env, value, says):
+    from agents.errors import SlotConfigError
+
+    monkeypatch.setenv(env, value)
+    with pytest.raises(SlotConfigError, match=f"GPU slot settings: .*{says}.*CONCILIO_SLOT_BUDGET"):
+        GpuSlot(os.environ.get("CONCILIO_SLOT_BUDGET"))
