@@ -28,6 +28,7 @@ import json
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import threading
 import time
@@ -50,6 +51,10 @@ def model_files(given: list[Path] | None, workdir: Path) -> list[Path]:
     if given:
         if len(given) != 4:
             raise SystemExit("--models takes four files: orchestrator, legal, technical, reviewer")
+        from agents.gguf_file import inspect
+
+        for path in given:  # a missing or broken file: ModelFileError naming it, before anything is timed
+            inspect(path, fix="pass four GGUF model files to --models")
         return given
     from agents import embedded
 
@@ -314,7 +319,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="a short run (tests)")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    out = run(args)
+    from agents.errors import ConcilioError
+
+    try:
+        out = run(args)
+    except ConcilioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     print(json.dumps(out, indent=None if args.json else 2, ensure_ascii=False))
     return 0
 

@@ -126,3 +126,12 @@ def test_bench_slot_quick_run_reports_every_ratio():
     assert conc["aware"]["swaps"] < conc["fifo"]["swaps"]  # serving the loaded model's waiters saves swaps
     assert {"swap_reduction", "throughput_gain", "p95_ratio"} <= set(conc)
     assert result["prefetch"]["prefetched_load_s"] > 0
+
+
+def test_bench_slot_refuses_a_model_file_that_is_not_there(tmp_path):
+    readme = str(tmp_path / "notes.txt")
+    (tmp_path / "notes.txt").write_text("not a model")
+    out = subprocess.run([sys.executable, "-m", "evals.bench_slot", "--models", str(tmp_path / "missing.gguf"),
+                          readme, readme, readme, "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2 and out.stdout == ""
+    assert "missing.gguf: not found" in out.stderr
