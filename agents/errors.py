@@ -61,10 +61,16 @@ class SlotTimeoutError(ConcilioError, TimeoutError):
         )
 
 
-class SlotConfigError(ConcilioError, ValueError):
+class SettingsError(ConcilioError, ValueError):
+    """A CONCILIO_* setting (or a config value) that can't be used; the message names it and what it must be."""
+
+    exit_code = 2
+
+
+class SlotConfigError(SettingsError):
     """GPU slot settings (CONCILIO_SLOT_*) that can't be used; raised when the slot is made, not mid-run."""
 
 
 class BackendUnavailable(BackendError):
     """A model server that can't be reached, fails, hangs or answers nonsense. A specialist role falls back
-    to the orchestrator's model when this happens (agents/team.py)."""
+    to the orchestrator's model when this happens (agents/roles/team.py)."""

@@ -9,35 +9,36 @@ from pathlib import Path
 APP = "concilio"
 
 
-def _env_path(var: str) -> Path | None:
-    value = os.environ.get(var, "").strip()
-    return Path(value).expanduser() if value else None
+def _settings():
+    from agents.settings import settings
+
+    return settings()
 
 
 def cache_dir() -> Path:
     """Things rebuilt from shipped data when lost (the fitted router). CONCILIO_CACHE_DIR overrides."""
     from platformdirs import user_cache_dir
 
-    return _env_path("CONCILIO_CACHE_DIR") or Path(user_cache_dir(APP))
+    return _settings().cache_dir or Path(user_cache_dir(APP))
 
 
 def models_dir() -> Path:
     """Model cache (the embedded model and its gpt4all-compatible copy). CONCILIO_MODELS_DIR overrides."""
-    return _env_path("CONCILIO_MODELS_DIR") or cache_dir() / "models"
+    return _settings().models_dir or cache_dir() / "models"
 
 
 def data_dir() -> Path:
     """Conversation checkpoints and other state. CONCILIO_DATA_DIR overrides."""
     from platformdirs import user_data_dir
 
-    return _env_path("CONCILIO_DATA_DIR") or Path(user_data_dir(APP))
+    return _settings().data_dir or Path(user_data_dir(APP))
 
 
 def config_file() -> Path:
     """The user's TOML config. CONCILIO_CONFIG overrides."""
     from platformdirs import user_config_dir
 
-    return _env_path("CONCILIO_CONFIG") or Path(user_config_dir(APP)) / "config.toml"
+    return _settings().config or Path(user_config_dir(APP)) / "config.toml"
 
 
 def gpt4all_dirs() -> list[Path]:
@@ -45,7 +46,7 @@ def gpt4all_dirs() -> list[Path]:
 
     CONCILIO_GPT4ALL_DIR (one folder) replaces the list.
     """
-    override = _env_path("CONCILIO_GPT4ALL_DIR")
+    override = _settings().gpt4all_dir
     if override:
         return [override]
     home = Path.home()

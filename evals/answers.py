@@ -4,7 +4,7 @@
 
 Multiple-choice questions (rows with `choices` and `answer`, as the MMLU rows of dev.jsonl), sampled evenly
 across legal / technical / general and alternating English and Spanish (a Spanish row is the shipped
-translation of the question's stem, `agents/data/es_train_*.jsonl`, with the original options), go through:
+translation of the question's stem, `agents/routing/data/es_train_*.jsonl`, with the original options), go through:
   graph    the full cooperation graph (route → specialist → review → integrate)
   single   each distinct model of the profile alone, asked the same question once
   oracle   the graph with the route forced to the true domain (perfect routing)
@@ -53,7 +53,7 @@ def spanish_stems() -> dict[str, str]:
     """source id → the shipped Spanish translation of that question's stem."""
     stems = {}
     for name in ("es_train_legal.jsonl", "es_train_other.jsonl", "es_train_more.jsonl"):
-        text = resources.files("agents").joinpath("data", name).read_text("utf-8")
+        text = resources.files("agents.routing").joinpath("data", name).read_text("utf-8")
         for line in text.split("\n"):
             if line.strip():
                 row = json.loads(line)
@@ -177,7 +177,7 @@ def reviewer_cases(items: list[dict]) -> list[dict]:
 
 
 def run_reviewer(team, cases: list[dict]) -> dict:
-    from agents import reviewer
+    from agents.roles import reviewer
 
     by_kind: dict[str, list[dict]] = defaultdict(list)
     for case in cases:
@@ -216,8 +216,8 @@ def scratch_data_dir():
 
 
 def evaluate(rows: list[dict], *, profile="embedded", limit: int = 60, reviewer_limit: int | None = None) -> dict:
-    from agents import router_store
-    from agents.team import team_for
+    from agents.roles.team import team_for
+    from agents.routing import store as router_store
     from evals.routing import router_for
     from graphs.api import preflight
     from memory.stats import collect

@@ -25,7 +25,7 @@ QUESTIONS = ("How do I reverse a list in Python?", "¿Qué es un contrato de arr
 
 def measure(spec, tokens: int, repeats: int) -> dict:
     from agents.backends import GenParams
-    from agents.slot import GpuSlot
+    from agents.slot.slot import GpuSlot
 
     slot = GpuSlot()
     rates, firsts, loads = [], [], []
@@ -46,8 +46,8 @@ def measure(spec, tokens: int, repeats: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from agents import embedded
-    from agents.models import ModelSpec
+    from agents.models import embedded
+    from agents.models.profiles import ModelSpec
 
     p = argparse.ArgumentParser(prog="python -m evals.bench_backends", description=__doc__.splitlines()[0])
     p.add_argument("--model", type=Path, help="GGUF for llamacpp and the server (default: SmolLM2's original)")

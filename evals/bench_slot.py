@@ -34,7 +34,7 @@ import threading
 import time
 from pathlib import Path
 
-from agents.models import ROLES, ModelSpec, Profile, RoleSpec
+from agents.models.profiles import ROLES, ModelSpec, Profile, RoleSpec
 
 QUESTIONS = [  # (question, domain): both languages, every domain
     ("¿Qué plazo de preaviso necesita un inquilino para dejar el piso?", "legal"),
@@ -51,12 +51,12 @@ def model_files(given: list[Path] | None, workdir: Path) -> list[Path]:
     if given:
         if len(given) != 4:
             raise SystemExit("--models takes four files: orchestrator, legal, technical, reviewer")
-        from agents.gguf_file import inspect
+        from agents.models.gguf_file import inspect
 
         for path in given:  # a missing or broken file: ModelFileError naming it, before anything is timed
             inspect(path, fix="pass four GGUF model files to --models")
         return given
-    from agents import embedded
+    from agents.models import embedded
 
     source = embedded.ensure().converted
     files = []
@@ -74,7 +74,7 @@ def make_profile(files: list[Path], device: str, context: int) -> Profile:
 
 
 def drop_all(files, slot=None) -> None:
-    from agents import prefetch
+    from agents.slot import prefetch
 
     for f in files:
         prefetch.drop(f)
@@ -90,7 +90,7 @@ def _loads(slot, since: int) -> float:
 
 def swap_over_raw(profile: Profile, rounds: int) -> dict:
     from agents.backends.gpt4all_backend import _gpt4all_class, _quiet_stderr
-    from agents.slot import GpuSlot
+    from agents.slot.slot import GpuSlot
 
     cls = _gpt4all_class()
     a, b = profile.role("legal").model, profile.role("technical").model
@@ -152,8 +152,8 @@ def graph_question(graph, team, question: str, thread: str) -> float:
 def visible(profile: Profile, files: list[Path], questions: list, tokens: int) -> dict:
     from langgraph.checkpoint.memory import InMemorySaver
 
-    from agents.slot import GpuSlot
-    from agents.team import Team
+    from agents.roles.team import Team
+    from agents.slot.slot import GpuSlot
     from evals.answers import scratch_data_dir
     from graphs.cooperation import build_graph
 
@@ -188,7 +188,7 @@ def prefetch_gain(profile: Profile, files: list[Path], tokens: int, repeats: int
     """A cold load of the reviewer's file right after the legal model answered: without prefetch, and with
     the reviewer's file prefetched when the legal model started."""
     from agents.backends import GenParams
-    from agents.slot import GpuSlot
+    from agents.slot.slot import GpuSlot
 
     slot = GpuSlot("single", prefetch=True)
     legal, reviewer = profile.role("legal").model, profile.role("reviewer").model
@@ -225,7 +225,7 @@ def concurrency(profile: Profile, threads: int, per_thread: int, tokens: int, po
     """`threads` users, each asking `per_thread` questions one after another, starting at random moments in
     the first second; the same plan (flows, start times) for both policies."""
     from agents.backends import GenParams
-    from agents.slot import GpuSlot
+    from agents.slot.slot import GpuSlot
 
     slot = GpuSlot("single", policy=policy, prefetch=False, timeout=3600)
     rng = random.Random(seed)

@@ -28,7 +28,7 @@ QUESTIONS = [  # (question, language, domain)
 
 
 def pipeline(team) -> dict:
-    from agents.language import detect
+    from agents.routing.language import detect
     from graphs.api import ask
 
     node_seconds: dict[str, list[float]] = {}
@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--profile", default="embedded")
     p.add_argument("--json", action="store_true")
     args = p.parse_args(argv)
-    from agents.team import team_for
+    from agents.roles.team import team_for
 
     team = team_for(args.profile)
     report = {"profile": team.profile.name, "pipeline": pipeline(team)}

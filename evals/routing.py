@@ -37,7 +37,7 @@ def _ids(rows: list[dict]) -> set[str]:
 
 def router_for(rows: list[dict]):
     """The shipped router, or one refitted without the training examples that these rows come from."""
-    from agents import router_store
+    from agents.routing import store as router_store
 
     base = router_store.base()
     examples = router_store.training_examples(exclude=_ids(rows))
@@ -47,7 +47,7 @@ def router_for(rows: list[dict]):
 
 
 def _language(row: dict) -> str:
-    from agents.language import detect
+    from agents.routing.language import detect
 
     return row.get("language") or detect(row["text"], fallback="en")[0]
 
@@ -81,7 +81,7 @@ def balanced_sample(rows: list[dict], limit: int) -> list[int]:
 
 
 def run_llm(team, rows: list[dict], indices: list[int], cache: dict[int, str | None]) -> dict:
-    from agents.orchestrator import ask_model
+    from agents.roles.orchestrator import ask_model
 
     seconds = []
     for i in indices:
@@ -107,7 +107,7 @@ def run_combined(router, team, rows: list[dict], decisions: list, cache: dict[in
 
 
 def learning_curve(router, rows: list[dict], corrections: list[dict] | None) -> dict:
-    from agents.router import correction
+    from agents.routing.classifier import correction
 
     if corrections is None:
         half = {r["id"] for r in rows if int(hashlib.sha1(str(r["id"]).encode()).hexdigest(), 16) % 2 == 0}
@@ -129,7 +129,7 @@ def learning_curve(router, rows: list[dict], corrections: list[dict] | None) -> 
 
 def evaluate(rows: list[dict], *, profile="embedded", limit: int = 30, corrections: list[dict] | None = None,
              llm: bool = True) -> dict:
-    from agents.team import team_for
+    from agents.roles.team import team_for
 
     router, training = router_for(rows)
     decisions, classifier = run_classifier(router, rows)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from agents.backends import loads_local_file
-from agents.gguf_file import inspect
-from agents.models import Profile
-from agents.orchestrator import clean_question
-from agents.team import Team, team_for
+from agents.models.gguf_file import inspect
+from agents.models.profiles import Profile
+from agents.roles.orchestrator import clean_question
+from agents.roles.team import Team, team_for
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
@@ -86,9 +86,9 @@ def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: i
     bad                 the route was wrong, D unknown: similar questions avoid that route
     The rating is kept with the thread (memory.store FEEDBACK); the router is refitted before this returns.
     """
-    from agents import router_store
     from agents.errors import ConcilioError
-    from agents.router import DOMAINS
+    from agents.routing import store as router_store
+    from agents.routing.classifier import DOMAINS
     from memory import store as memories
     from memory import threads
 

@@ -10,7 +10,7 @@ long_context  the long-context model answers, with the domain's prompt, when the
 review      long-context reviewer: the draft against the whole thread; verdict ok | revise
 integrate   orchestrator: the final answer in the user's language (skipped when it has nothing to add)
 
-Every node that calls a model goes through the GPU slot (agents/slot.py): the budget decides what stays
+Every node that calls a model goes through the GPU slot (agents/slot/slot.py): the budget decides what stays
 loaded, a model that is already resident costs no load, and as soon as the next step is known its model's
 file is read into the page cache while the current model works. Nodes are thin: the work is in agents/.
 """
@@ -28,15 +28,18 @@ from langgraph.graph import END, START, StateGraph
 from langgraph.runtime import Runtime
 from langgraph.types import Overwrite
 
-from agents import language, orchestrator, progress, reviewer, router_store, specialist
+from agents import progress
 from agents.backends import Message
-from agents.team import join_notes, team_for, trace_row
+from agents.roles import orchestrator, reviewer, specialist
+from agents.roles.context import estimated_tokens, needs_long_context, summarize_turn
+from agents.roles.team import join_notes, team_for, trace_row
+from agents.routing import language
+from agents.routing import store as router_store
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
 from memory import ledger
 from memory import store as memories
-from memory.context import estimated_tokens, needs_long_context, summarize_turn
 
 
 def _team(runtime: Runtime[Context] | None) -> StreamingTeam:

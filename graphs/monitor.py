@@ -10,10 +10,7 @@ serving process: the models resident in its GPU slot and how many runs wait for 
 
 from __future__ import annotations
 
-import argparse
 import functools
-import json
-import threading
 
 import sqlalchemy as sa
 from prometheus_client import CollectorRegistry, start_http_server
@@ -88,7 +85,7 @@ class LedgerCollector:
                        ("verdict",))
 
     def _live(self):
-        from agents.slot import default_slot
+        from agents.slot.slot import default_slot
 
         slot = self.slot or default_slot()
         yield _gauge("concilio_resident_model", "1 for each model resident in this process's GPU slot",
@@ -116,71 +113,3 @@ def serve(port: int, host: str = "127.0.0.1", ledger: Ledger | None = None, slot
     registry.register(LedgerCollector(ledger, slot))
     server, _thread = start_http_server(port, addr=host, registry=registry)
     return server
-
-
-# --- the CLI commands ------------------------------------------------------------------------------------------
-def _fmt(value, pattern: str = "{}") -> str:
-    return "-" if value is None else pattern.format(value)
-
-
-def stats_text(report: dict) -> str:
-    from graphs.cli import _table
-
-    s, health = report["summary"], report["ledger"]
-    head = [f"runs {s['runs']} (errors {s['errors']})" + (f" since {report['since']}" if report["since"] else ""),
-            f"seconds per run p50 {_fmt(s['p50_s'])} p95 {_fmt(s['p95_s'])}; swaps per run "
-            f"{_fmt(s['swaps_per_run'])}; feedback {s['feedback']['good']} good / {s['feedback']['bad']} bad",
-            "routes: " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_domain"].items()))
-            + "  paths: " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_path"].items()))]
-    rows = [["model", "domain", "runs", "answered", "feedback", "review pass", "revised", "p50 s", "p95 s",
-             "swaps/run", "tok/s", "errors"]]
-    for m in report["models"]:
-        fb = m["feedback"]
-        rows.append([m["model"], m["domain"], str(m["runs"]), str(m["answered"]),
-                     f"{fb['good']}+/{fb['bad']}- ({_fmt(fb['score'], '{:+.2f}')})" if fb["good"] + fb["bad"] else "-",
-                     _fmt(m["review_pass"], "{:.0%}"), _fmt(m["revision_rate"], "{:.0%}"), _fmt(m["p50_s"]),
-                     _fmt(m["p95_s"]), _fmt(m["swaps_per_run"]), _fmt(m["tokens_per_s"]), str(m["errors"])])
-    tail = f"ledger {health['url']}: {health['count']} failed writes"
-    if health["count"]:
-        tail += f" (last {health['last_at']}: {health['last_error']})"
-    tail += f", {health['spooled']} records waiting to be written"
-    return "\n".join([*head, "", _table(rows) if len(rows) > 1 else "no runs recorded yet", "", tail])
-
-
-def cmd_stats(args: argparse.Namespace) -> int:
-    from memory.stats import collect
-
-    try:
-        report = collect(since=args.since)
-    except LedgerError as exc:
-        health = ledger_mod.failures()
-        if args.json:
-            print(json.dumps({"error": str(exc), "ledger": health}))
-        else:
-            print(f"error: {exc}\nledger: {health['count']} failed writes (last: {health['last_error']}), "
-                  f"{health['spooled']} records waiting to be written")
-        return 1
-    print(json.dumps(report, ensure_ascii=False, default=str) if args.json else stats_text(report))
-    return 0
-
-
-def cmd_metrics(args: argparse.Namespace) -> int:
-    server = serve(args.port, args.host)
-    print(f"serving Prometheus metrics on http://{args.host}:{server.server_port}/metrics (Ctrl-C stops)",
-          flush=True)
-    try:
-        threading.Event().wait()
-    finally:
-        server.shutdown()
-    return 0
-
-
-def add_commands(sub) -> None:
-    s = sub.add_parser("stats", help="effectiveness per model and domain, from the ledger")
-    s.add_argument("--since", help="only runs since: 30m, 24h, 7d, or a date (2026-11-01)")
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=cmd_stats)
-    m = sub.add_parser("metrics", help="serve Prometheus metrics (loopback by default)")
-    m.add_argument("--port", type=int, default=9464)
-    m.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
-    m.set_defaults(func=cmd_metrics)

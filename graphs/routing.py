@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from agents.specialist import role_for
+from agents.roles.specialist import role_for
 from graphs.state import State
 
 MAX_REVISIONS = 1

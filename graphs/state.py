@@ -16,8 +16,8 @@ from langchain_core.messages import AnyMessage
 from langgraph.graph.message import add_messages
 from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
-from agents.reviewer import Verdict
-from agents.team import TraceEntry
+from agents.roles.reviewer import Verdict
+from agents.roles.team import TraceEntry
 
 
 class Route(TypedDict, total=False):
@@ -48,14 +48,14 @@ class State(InputState, OutputState, total=False):
     draft_finish: str
     review: Verdict | None
     revisions: int
-    summaries: Annotated[list[str], operator.add]  # one line per completed turn (memory/context.py)
+    summaries: Annotated[list[str], operator.add]  # one line per completed turn (agents/roles/context.py)
     started_at: float  # when this turn's analyze ran (epoch seconds): the run's total time for the ledger
 
 
 @dataclass
 class Context:
     """Per-run settings (LangGraph's runtime context). `profile`: a name, a TOML path, a Profile or a Team;
-    None picks automatically (see agents.models.resolve)."""
+    None picks automatically (see agents.models.profiles.resolve)."""
 
     profile: Any = None
     learn: bool = True  # False: overrides and passed reviews don't teach the router (evaluations)

@@ -17,7 +17,7 @@ from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResu
 from pydantic import ConfigDict
 
 from agents.backends import Message
-from agents.team import Reply, Team
+from agents.roles.team import Reply, Team
 
 _TO_LC = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
 _FROM_LC = {"system": "system", "human": "user", "ai": "assistant"}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +20,7 @@ from typing import TypeVar
 
 from agents.errors import ConcilioError
 from agents.paths import data_dir
+from agents.settings import settings
 
 T = TypeVar("T")
 
@@ -52,7 +52,7 @@ def db_location(path: str | Path | None) -> str | Path:
 
 
 def _connect(db: str | Path) -> sqlite3.Connection:
-    timeout = float(os.environ.get("CONCILIO_DB_TIMEOUT", "30"))
+    timeout = settings().db_timeout
     uri = isinstance(db, str) and db.startswith("file:")
     if not uri:
         Path(db).parent.mkdir(parents=True, exist_ok=True)

@@ -24,7 +24,6 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import queue
 import threading
 import uuid
@@ -38,6 +37,7 @@ from filelock import FileLock
 
 from agents.errors import ConcilioError
 from agents.paths import data_dir
+from agents.settings import settings
 
 log = logging.getLogger(__name__)
 
@@ -148,7 +148,7 @@ def migrate(engine: sa.Engine) -> list[str]:
 
 def default_url() -> str:
     """CONCILIO_LEDGER_URL, or SQLite in the data folder. `off` (or empty after `=`) disables."""
-    url = os.environ.get("CONCILIO_LEDGER_URL")
+    url = settings().ledger_url
     if url is None:
         return f"sqlite:///{data_dir() / LEDGER_NAME}"
     return url.strip() or "off"
@@ -160,7 +160,7 @@ def make_engine(url: str) -> sa.Engine:
         return sa.create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = sa.create_engine(url, connect_args={"timeout": float(os.environ.get("CONCILIO_LEDGER_TIMEOUT", "5"))})
+    engine = sa.create_engine(url, connect_args={"timeout": settings().ledger_timeout})
 
     @sa.event.listens_for(engine, "connect")
     def _wal(dbapi_conn, _record):  # readers (stats, metrics) never wait for the writer

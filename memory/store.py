@@ -1,7 +1,7 @@
 """Cross-thread memory: durable facts about the user (name, language preference, jurisdiction, stack)
 in a LangGraph `SqliteStore` beside the threads, readable by every node through `runtime.store`.
 
-The integrator proposes facts from what the user wrote (agents/orchestrator.py `propose_memories`); a
+The integrator proposes facts from what the user wrote (agents/roles/orchestrator.py `propose_memories`); a
 user can list and delete them (`concilio memories`, or the functions here).
 """
 

@@ -77,7 +77,7 @@ EFFECTIVENESS = [
     ("code", "print(feedback('es-legal', 'good')['learned'])\nprint(feedback('en-tech', 'bad', domain='technical')"
              "['learned'])"),
     ("md", "## Stats per model and domain\nThe same numbers `concilio stats` prints, as a dict for code."),
-    ("code", "from graphs.monitor import stats_text\nfrom memory.stats import collect\n\nreport = collect()\n"
+    ("code", "from graphs.cli.stats import stats_text\nfrom memory.stats import collect\n\nreport = collect()\n"
              "print(stats_text(report))"),
     ("code", "import matplotlib.pyplot as plt\n\nrows = [m for m in report['models'] if m['tokens_per_s']]\n"
              "fig, ax = plt.subplots(figsize=(6, 2.5))\n"
@@ -101,24 +101,25 @@ EFFECTIVENESS = [
 
 GPU_SLOT = [
     ("md", "# The GPU slot: budgets, prefetch and swap-aware scheduling\n\nEvery model call goes through one "
-           "slot (agents/slot.py). Here the legal and technical roles get their own copies of the embedded model, "
+           "slot (agents/slot/slot.py). Here the legal and technical roles get their own copies of the embedded model, "
            "so a question really swaps models; the progress events show what the slot does and when."),
     ("code", "import shutil, tempfile\nfrom dataclasses import replace\nfrom pathlib import Path\n\n"
-             "from agents.models import Profile, embedded\n\nbase = embedded()\nfolder = Path(tempfile.mkdtemp())\n"
+             "from agents.models.profiles import Profile, embedded\n\n"
+             "base = embedded()\nfolder = Path(tempfile.mkdtemp())\n"
              "def own_copy(role):\n    spec = base.role(role).model\n    path = folder / f'{role}.gguf'\n"
              "    shutil.copyfile(spec.path, path)\n    return replace(spec, path=path, name=f'SmolLM2 ({role})')\n\n"
              "roles = tuple(replace(r, model=own_copy(r.role)) if r.role in ('legal', 'technical') else r\n"
              "              for r in base.roles)\nprofile = Profile('slot-demo', roles, model_routing=False)\n"
              "for r in profile.roles:\n    print(f'{r.role:12} {r.model.name}')"),
     ("md", "## What each model will need, before loading it\nWeights, the KV cache for the role's context window "
-           "and a measured overhead, read from the GGUF file (agents/memory_need.py)."),
-    ("code", "from agents.memory_need import estimate\n\nfor m in profile.models():\n    need = estimate(m)\n"
+           "and a measured overhead, read from the GGUF file (agents/slot/memory_need.py)."),
+    ("code", "from agents.slot.memory_need import estimate\n\nfor m in profile.models():\n    need = estimate(m)\n"
              "    print(f'{m.name:22} weights {need.weights_mb} MB + KV {need.kv_mb} MB + {need.overhead_mb} MB'\n"
              "          f' = {need.total_mb:.0f} MB')"),
     ("md", "## One model at a time (`single`)\nThe route is known after analyze, so the answering model's file is "
            "read into the page cache at once; while it answers, the reviewer's file is read."),
-    ("code", "from langgraph.checkpoint.memory import InMemorySaver\n\nfrom agents.slot import GpuSlot\n"
-             "from agents.team import Team\nfrom graphs.cooperation import build_graph\nfrom graphs.state import "
+    ("code", "from langgraph.checkpoint.memory import InMemorySaver\n\nfrom agents.slot.slot import GpuSlot\n"
+             "from agents.roles.team import Team\nfrom graphs.cooperation import build_graph\nfrom graphs.state import "
              "Context\n\ngraph = build_graph(checkpointer=InMemorySaver())\n\n"
              "def run(team, question, thread):\n    config = {'configurable': {'thread_id': thread}}\n"
              "    for event in graph.stream({'question': question}, config, context=Context(profile=team),\n"
@@ -137,7 +138,7 @@ GPU_SLOT = [
              "print('loads:', sum(e.kind == 'load' for e in roomy.slot.events), '· states:', roomy.slot.states)"),
     ("md", "## The decisions are pure functions\nWhat to evict under a budget, and whom to serve next when several "
            "runs wait: the loaded model's waiters first, but nobody passed over more than `max_passes` times."),
-    ("code", "from agents.slot_policy import Budget, evict_for, pick_next\n\n"
+    ("code", "from agents.slot.policy import Budget, evict_for, pick_next\n\n"
              "budget = Budget(max_models=None, mb=1000, pinned=frozenset({'orchestrator'}))\n"
              "print(evict_for(('legal', 500), [('orchestrator', 400), ('technical', 500)], budget))\n"
              "print(pick_next([('technical', 0), ('legal', 0)], resident={'legal'}))\n"

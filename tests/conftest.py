@@ -11,9 +11,9 @@ import pytest
 
 from agents.backends.fake import FakeChatModel
 from agents.backends.llamacpp_server import free_port  # noqa: F401 (for the tests)
-from agents.models import ROLES, ModelSpec, Profile, RoleSpec
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.models.profiles import ROLES, ModelSpec, Profile, RoleSpec
+from agents.roles.team import Team
+from agents.slot.slot import GpuSlot
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"

@@ -17,7 +17,7 @@ from agents.backends.base import ChatModel, Completion, GenParams, LoopGuard, Me
 from agents.errors import BackendError
 
 if TYPE_CHECKING:
-    from agents.models import ModelSpec
+    from agents.models.profiles import ModelSpec
 
 Loader = Callable[["ModelSpec"], ChatModel]
 

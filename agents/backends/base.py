@@ -2,7 +2,7 @@
 
 A backend subclasses `ChatModel`, declares its capabilities as class attributes, and implements two
 methods: `complete()` and `close()`. Constructing a ChatModel loads the weights, so only the GPU slot
-constructs them (see agents/slot.py).
+constructs them (see agents/slot/slot.py).
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, ClassVar
 from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
 
 if TYPE_CHECKING:
-    from agents.models import ModelSpec
+    from agents.models.profiles import ModelSpec
 
 
 class FakeModelError(RuntimeError):

@@ -23,10 +23,11 @@ from typing import TYPE_CHECKING
 
 from agents.backends import templates
 from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
-from agents.gguf_file import inspect
+from agents.models.gguf_file import inspect
+from agents.settings import settings
 
 if TYPE_CHECKING:
-    from agents.models import ModelSpec
+    from agents.models.profiles import ModelSpec
 
 _import_lock = threading.Lock()
 
@@ -42,7 +43,7 @@ def _quiet_stderr():
     fd 2 is process-wide, so other threads' messages (e.g. progress lines) written meanwhile are only
     delayed, never lost. CONCILIO_DEBUG=1 leaves stderr alone.
     """
-    if os.environ.get("CONCILIO_DEBUG"):
+    if settings().debug:
         yield
         return
     sys.stderr.flush()

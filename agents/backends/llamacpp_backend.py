@@ -25,10 +25,10 @@ import llama_cpp
 import llama_cpp.llama_cpp as llama_lib
 
 from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
-from agents.gguf_file import inspect
+from agents.models.gguf_file import inspect
 
 if TYPE_CHECKING:
-    from agents.models import ModelSpec
+    from agents.models.profiles import ModelSpec
 
 _params_lock = threading.Lock()
 

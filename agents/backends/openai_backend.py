@@ -35,7 +35,7 @@ from agents.backends.base import ChatModel, Completion, GenParams, Message, Toke
 from agents.errors import BackendError, BackendUnavailable
 
 if TYPE_CHECKING:
-    from agents.models import ModelSpec
+    from agents.models.profiles import ModelSpec
 
 log = logging.getLogger(__name__)
 PROBE_SECONDS = 5.0

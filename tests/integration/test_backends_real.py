@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from agents import embedded
 from agents.backends import llamacpp_server
 from agents.errors import BackendUnavailable
+from agents.models import embedded
 from graphs.api import ask
 from memory import ledger
 
@@ -109,8 +109,8 @@ def test_with_no_model_left_to_fall_back_to_the_error_is_clear_and_the_turn_resu
 
 def test_llamacpp_loads_the_original_smollm2_file_and_answers_in_both_languages():
     from agents.backends import GenParams, load_model
-    from agents.gguf_file import KEY_PRE_TOKENIZER, summary
-    from agents.models import ModelSpec
+    from agents.models.gguf_file import KEY_PRE_TOKENIZER, summary
+    from agents.models.profiles import ModelSpec
 
     files = embedded.ensure()
     assert summary(files.original)[0][KEY_PRE_TOKENIZER] == "smollm"  # the file gpt4all can't load as it is

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 
-from agents.models import ROLES
+from agents.models.profiles import ROLES
 from graphs.cooperation import build_graph
 from memory.checkpoints import sqlite_checkpointer
 from tests.conftest import fake_config_toml

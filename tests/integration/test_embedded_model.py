@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from agents import embedded
 from agents.backends import GenParams
-from agents.gguf_file import KEY_PRE_TOKENIZER, summary
-from agents.models import resolve
-from agents.slot import GpuSlot
+from agents.models import embedded
+from agents.models.gguf_file import KEY_PRE_TOKENIZER, summary
+from agents.models.profiles import resolve
+from agents.slot.slot import GpuSlot
 
 pytestmark = pytest.mark.model
 
@@ -73,8 +73,8 @@ SPANISH = "Eres un asistente útil. Responde siempre en español."
 def test_spanish(model, question, topic):
     # A 135M model writes on-topic Spanish sentences, but its Spanish facts are unreliable
     # (it does not know Paris in Spanish): we assert language, topic and a finished sentence.
-    from agents.language import detect
-    from agents.routing_rules import fold
+    from agents.routing.language import detect
+    from agents.routing.signals import fold
 
     out = ask(model, SPANISH, question)
     assert detect(out.text)[0] == "es", out.text
@@ -97,7 +97,7 @@ def test_code(model):
     "def reverse(items):\n    return items[::-1]\n\nprint(reverse([1, 2, 3]))  # [3, 2, 1]",
 ])
 def test_the_context_estimate_never_undercounts_smollm2_tokens(model, text):
-    from memory.context import CHARS_PER_TOKEN
+    from agents.roles.context import CHARS_PER_TOKEN
 
     def prompt_tokens(content):
         return model.complete([{"role": "user", "content": content}], GenParams(max_tokens=1)).tokens_in

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from agents.language import detect
+from agents.routing.language import detect
 from graphs.api import ask
 from memory.checkpoints import sqlite_checkpointer
 
@@ -95,7 +95,7 @@ def test_cli_refuses_an_empty_question_and_writes_nothing(question, tmp_path):
 def test_a_truncated_model_file_is_named_and_the_thread_is_intact(tmp_path):
     first = cli("ask", "What is a lease agreement?", "--thread", "keep", "--json")
     assert first.returncode == 0, first.stderr
-    from agents import embedded
+    from agents.models import embedded
 
     broken = tmp_path / "broken.gguf"
     broken.write_bytes(embedded.paths().converted.read_bytes()[:5_000_000])

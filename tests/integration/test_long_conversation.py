@@ -11,9 +11,9 @@ from dataclasses import replace
 import pytest
 
 from agents.backends import ChatModel, load_model
-from agents.models import resolve
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.models.profiles import resolve
+from agents.roles.team import Team
+from agents.slot.slot import GpuSlot
 from graphs.api import ask
 from tests.conftest import fake_profile
 

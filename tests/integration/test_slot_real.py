@@ -11,17 +11,17 @@ from dataclasses import replace
 
 import pytest
 
-from agents import prefetch
 from agents.backends import GenParams
-from agents.memory_need import estimate
-from agents.models import embedded
-from agents.slot import GpuSlot
+from agents.models.profiles import embedded
+from agents.slot import prefetch
+from agents.slot.memory_need import estimate
+from agents.slot.slot import GpuSlot
 from tests.conftest import run_threads
 
 RSS_SCRIPT = r"""
 import json, sys
 from agents.backends import GenParams, load_model
-from agents.models import embedded
+from agents.models.profiles import embedded
 from dataclasses import replace
 
 def rss_mb():
@@ -32,7 +32,7 @@ def rss_mb():
 from agents.backends.gpt4all_backend import _gpt4all_class
 
 spec = replace(embedded().roles[0].model, context_window=int(sys.argv[1]))
-from agents.gguf_file import inspect
+from agents.models.gguf_file import inspect
 
 _gpt4all_class()  # imported first: the estimate's overhead covers the model's runtime, not Python's imports
 inspect(spec.path)  # (gguf and numpy, which the backend's file check imports)

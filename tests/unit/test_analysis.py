@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from agents import routing_rules
 from agents.errors import EmptyQuestionError, QuestionTooLongError
-from agents.language import detect
-from agents.orchestrator import can_skip_integration, clean_question, parse_domain
+from agents.roles.context import needs_long_context
+from agents.roles.orchestrator import can_skip_integration, clean_question, parse_domain
+from agents.routing import signals as routing_rules
+from agents.routing.language import detect
 from graphs import routing
-from memory.context import needs_long_context
 
 
 def test_accents_and_case_do_not_matter():

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from agents import embedded
 from agents.backends import loader_for
 from agents.errors import BackendError
-from agents.models import from_config
+from agents.models import embedded
+from agents.models.profiles import from_config
 
 
 @pytest.mark.parametrize("device, offload, expected", [

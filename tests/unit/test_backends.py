@@ -8,7 +8,7 @@ from agents.backends import GenParams, LoopGuard, load_model, loads_local_file, 
 from agents.backends.fake import FakeModelError
 from agents.backends.templates import NAMED, render, resolve
 from agents.errors import BackendError, ProfileError
-from agents.models import ModelSpec
+from agents.models.profiles import ModelSpec
 from tests.conftest import fake_spec
 
 CHATML = NAMED["chatml"]
@@ -30,8 +30,8 @@ def test_a_backend_registered_from_outside_goes_through_the_same_path():
 def test_only_backends_that_load_local_files_have_their_path_read(tmp_path):
     from agents.backends.fake import FakeChatModel
     from agents.errors import ModelFileError
-    from agents.memory_need import estimate
-    from agents.slot import GpuSlot
+    from agents.slot.memory_need import estimate
+    from agents.slot.slot import GpuSlot
 
     register("remote", FakeChatModel)  # like a server: its path is nobody's file
     remote = ModelSpec(name="r", path=tmp_path / "missing.gguf", backend="remote")

@@ -9,7 +9,7 @@ import subprocess
 import sys
 import time
 
-from agents.models import ROLES
+from agents.models.profiles import ROLES
 from graphs.cooperation import build_graph
 from memory import store as memories
 from memory.checkpoints import sqlite_checkpointer

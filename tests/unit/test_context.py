@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from memory.context import char_budget, fit_newest
+from agents.roles.context import char_budget, fit_newest
 
 
 def m(role: str, text: str) -> dict:
@@ -40,7 +40,7 @@ def test_char_budget(window, share, reserved, budget):
     assert char_budget(window, share, reserved) == budget
 
 
-from memory.context import fit_context, group_turns, summarize_turn  # noqa: E402
+from agents.roles.context import fit_context, group_turns, summarize_turn  # noqa: E402
 
 
 def turn(i: int, q: int = 40, a: int = 40) -> list[dict]:

@@ -8,8 +8,8 @@ import sqlite3
 import pytest
 
 from agents.backends.fake import FakeChatModel
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.roles.team import Team
+from agents.slot.slot import GpuSlot
 from graphs.api import ask
 from memory.checkpoints import MIGRATIONS, DatabaseError, migrate, sqlite_checkpointer
 from tests.conftest import fake_profile

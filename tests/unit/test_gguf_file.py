@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from agents.errors import ModelFileError
-from agents.gguf_file import inspect
+from agents.models.gguf_file import inspect
 
 
 @pytest.fixture

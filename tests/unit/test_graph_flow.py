@@ -9,12 +9,12 @@ import copy
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 
-from agents import router_store
 from agents.backends.fake import FakeChatModel
 from agents.errors import EmptyQuestionError, ModelFileError, ModelRunError
-from agents.models import ModelSpec
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.models.profiles import ModelSpec
+from agents.roles.team import Team
+from agents.routing import store as router_store
+from agents.slot.slot import GpuSlot
 from graphs.api import ask
 from graphs.cooperation import build_graph
 from memory.checkpoints import sqlite_checkpointer

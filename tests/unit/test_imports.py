@@ -10,11 +10,11 @@ from tests.conftest import REPO
 
 def test_importing_the_graph_loads_no_backend_and_opens_no_database(tmp_path):
     code = (
-        "import sys, graphs.cooperation, graphs.api, graphs.cli, agents.slot, memory.checkpoints\n"
+        "import sys, graphs.cooperation, graphs.api, graphs.cli, graphs.monitor, agents.slot.slot, memory.checkpoints\n"
         "assert graphs.cooperation.graph is not None\n"
         "assert 'gpt4all' not in sys.modules, 'gpt4all imported'\n"
         "assert 'py3langid' not in sys.modules, 'language model loaded'\n"
-        "import agents.slot as s; assert s._default is None, 'slot created'\n"
+        "import agents.slot.slot as s; assert s._default is None, 'slot created'\n"
     )
     env = {"CONCILIO_DATA_DIR": str(tmp_path / "data"), "CONCILIO_MODELS_DIR": str(tmp_path / "models"),
            "PATH": "/usr/bin:/bin"}

@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from agents import router_store
 from agents.backends.fake import FakeChatModel
 from agents.errors import ConcilioError
-from agents.models import ROLES, ModelSpec
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.models.profiles import ROLES, ModelSpec
+from agents.roles.team import Team
+from agents.routing import store as router_store
+from agents.slot.slot import GpuSlot
 from graphs.api import ask, feedback
 from graphs.cli import main
 from tests.conftest import fake_config_toml, fake_profile

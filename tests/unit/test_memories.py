@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from agents.backends.fake import FakeChatModel
-from agents.orchestrator import known_facts, propose_memories
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.roles.orchestrator import known_facts, propose_memories
+from agents.roles.team import Team
+from agents.slot.slot import GpuSlot
 from graphs.api import ask
 from graphs.cli import main
 from memory import store as memories

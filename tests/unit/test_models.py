@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from agents.errors import ProfileError
-from agents.models import ROLES, SEED, describe, resolve
+from agents.models.profiles import ROLES, SEED, describe, resolve
 
 
 def _seed_folder(tmp_path, monkeypatch, skip=()):

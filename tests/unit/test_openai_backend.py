@@ -14,8 +14,8 @@ from openai_fake import FakeServer
 from agents.backends import GenParams, load_model, openai_backend
 from agents.backends.openai_backend import attempt_plan, endpoint_order
 from agents.errors import BackendUnavailable
-from agents.models import ModelSpec
-from agents.slot import GpuSlot
+from agents.models.profiles import ModelSpec
+from agents.slot.slot import GpuSlot
 from graphs.api import ask
 
 TIMEOUT = 2.0

@@ -8,9 +8,9 @@ import threading
 
 from agents import progress
 from agents.backends.fake import FakeChatModel
-from agents.models import ROLES
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.models.profiles import ROLES
+from agents.roles.team import Team
+from agents.slot.slot import GpuSlot
 from graphs.api import ask
 from graphs.cli import main
 from graphs.cooperation import build_graph

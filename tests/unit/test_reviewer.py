@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.reviewer import build_messages, checks, parse_verdict
+from agents.roles.reviewer import build_messages, checks, parse_verdict
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ import warnings
 import numpy as np
 import pytest
 
-from agents import router as R
-from agents import router_store
-from agents.router_store import RouterRebuiltWarning
+from agents.routing import classifier as R
+from agents.routing import store as router_store
+from agents.routing.store import RouterRebuiltWarning
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +138,15 @@ def test_a_corrupt_base_router_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
     with pytest.warns(RouterRebuiltWarning, match="holds a dict"):
         router = router_store.base()
     assert router.decide("¿Puede mi casero echarme sin previo aviso?").domain == "legal"
+
+
+def test_a_router_cached_before_the_package_move_is_rebuilt_with_a_warning(tmp_path, monkeypatch):
+    """Routers pickled before agents/routing/ existed name `agents.router.Router`; they are rebuilt, not fatal."""
+    monkeypatch.setenv("CONCILIO_CACHE_DIR", str(tmp_path))
+    path = router_store.base_path()
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x80\x02cagents.router\nRouter\n)\x81}b.")  # what pickle wrote for the old module
+    with pytest.warns(RouterRebuiltWarning, match="ModuleNotFoundError.*agents.router.*rebuilding"):
+        router = router_store.base()
+    assert router.decide("How do I reverse a list in Python?").domain == "technical"
+    assert isinstance(pickle.loads(path.read_bytes()), R.Router)

@@ -14,8 +14,8 @@ from agents import progress
 from agents.backends import GenParams
 from agents.backends.fake import FakeChatModel, FakeModelError
 from agents.errors import SlotTimeoutError
-from agents.models import ModelSpec
-from agents.slot import GpuSlot
+from agents.models.profiles import ModelSpec
+from agents.slot.slot import GpuSlot
 from tests.conftest import fake_spec, held_by_another_thread, run_threads
 
 

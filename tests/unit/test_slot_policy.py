@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from agents.slot_policy import Budget, LifecycleError, evict_for, parse_budget, pick_next, place, transition
+from agents.slot.policy import Budget, LifecycleError, evict_for, parse_budget, pick_next, place, transition
 
 SINGLE = Budget()
 TWO = Budget(max_models=2)

@@ -11,7 +11,8 @@ from conftest import fake_config_toml
 
 from graphs import cli
 from graphs.api import ask, feedback
-from graphs.monitor import serve, stats_text
+from graphs.cli.stats import stats_text
+from graphs.monitor import serve
 from memory.ledger import LedgerError
 from memory.stats import aggregate, collect, since_time
 

@@ -6,8 +6,8 @@ import pytest
 
 from agents.backends.fake import FakeChatModel
 from agents.errors import ConcilioError
-from agents.slot import GpuSlot
-from agents.team import Team
+from agents.roles.team import Team
+from agents.slot.slot import GpuSlot
 from graphs.api import ask
 from graphs.cli import main
 from graphs.cooperation import build_graph

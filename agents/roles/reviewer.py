@@ -12,10 +12,10 @@ from collections.abc import Sequence
 
 from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
-from agents import language
 from agents.backends import Message
-from agents.team import Team, TraceEntry
-from memory.context import Fitted, char_budget, fit_context
+from agents.roles.context import Fitted, char_budget, fit_context
+from agents.roles.team import Team, TraceEntry
+from agents.routing import language
 
 PROMPTS = {
     "en": (

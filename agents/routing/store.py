@@ -1,4 +1,4 @@
-"""Where the router comes from: training data shipped in agents/data/, a fitted router cached per machine,
+"""Where the router comes from: training data shipped in agents/routing/data/, a fitted router cached per machine,
 and the user's corrections in the data folder.
 
 - The base router (fitted on the shipped data, threshold from out-of-fold predictions) is cached in the cache
@@ -28,7 +28,7 @@ from pathlib import Path
 from filelock import FileLock
 
 from agents import paths
-from agents.router import DOMAINS, Example, Router, build, correction
+from agents.routing.classifier import DOMAINS, Example, Router, build, correction
 
 VERSION = 1  # bump when features or model change: cached routers are then rebuilt
 TRAINING_FILES = ("dev.jsonl.gz", "es_train_legal.jsonl", "es_train_other.jsonl", "es_train_more.jsonl",
@@ -42,7 +42,7 @@ class RouterRebuiltWarning(UserWarning):
 
 
 def _data(name: str):
-    return resources.files("agents").joinpath("data", name)
+    return resources.files("agents.routing").joinpath("data", name)
 
 
 def _read_jsonl(raw: bytes) -> list[dict]:

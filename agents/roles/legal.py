@@ -1,4 +1,4 @@
-"""The legal specialist (Phi-3 Mini in the seed's set): its prompts (routing to it: agents/router.py)."""
+"""The legal specialist (Phi-3 Mini in the seed's set): its prompts (routing to it: agents/routing/classifier.py)."""
 
 PROMPTS = {
     "en": (

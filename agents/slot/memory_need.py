@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from agents.backends import loads_local_file
-from agents.models import ModelSpec
+from agents.models.profiles import ModelSpec
 
 MB = 2**20
 OVERHEAD_MB = 28.0
@@ -51,7 +51,7 @@ def estimate(spec: ModelSpec) -> Need:
     `size_mb` (the fake backend's tests do)."""
     if not loads_local_file(spec.backend):
         return Need(float(dict(spec.options).get("size_mb", 0)), 0.0, 0.0)
-    from agents.gguf_file import inspect
+    from agents.models.gguf_file import inspect
 
     info = inspect(spec.path, fix=spec.fix)
     return need_mb(tensor_bytes=info.tensor_bytes, block_count=info.block_count,

@@ -6,15 +6,18 @@ No LangGraph in here: plain functions taking a Team and returning data plus trac
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from dataclasses import dataclass, field
 
-from agents import language, router, router_store, routing_rules
 from agents.backends import Message
 from agents.errors import EmptyQuestionError, QuestionTooLongError
-from agents.team import Team, TraceEntry, join_notes, trace_row
+from agents.roles.team import Team, TraceEntry, join_notes, trace_row
+from agents.routing import classifier as router
+from agents.routing import language
+from agents.routing import signals as routing_rules
+from agents.routing import store as router_store
+from agents.settings import settings
 
 MAX_QUESTION_CHARS = 20_000
 
@@ -109,7 +112,7 @@ def clean_question(question: object) -> str:
     text = question.strip() if isinstance(question, str) else ""
     if not text:
         raise EmptyQuestionError()
-    limit = int(os.environ.get("CONCILIO_MAX_QUESTION_CHARS", MAX_QUESTION_CHARS))
+    limit = settings().max_question_chars
     if len(text) > limit:
         raise QuestionTooLongError(len(text), limit)
     return text

@@ -1,7 +1,7 @@
 """The GPU slot: the node-level resource lock that decides which models are loaded and who runs next.
 
 In the style of llama-swap, three parts kept apart:
-- the decisions (agents/slot_policy.py, pure, tested by tables): what to evict under the budget, which
+- the decisions (agents/slot/policy.py, pure, tested by tables): what to evict under the budget, which
   device a model runs on, which waiter goes next, and each model's lifecycle state;
 - the queue (`_Turns`): one run holds the slot at a time; on release the next holder is picked by policy:
   `aware` (default) serves waiters whose model is already loaded first, but nobody is passed over more than
@@ -18,7 +18,6 @@ One slot per process (`default_slot()`), shared by every graph and thread in it.
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -27,10 +26,11 @@ from dataclasses import dataclass, field, replace
 from agents import progress
 from agents.backends import ChatModel, load_model, loads_local_file
 from agents.errors import SlotConfigError, SlotTimeoutError
-from agents.memory_need import estimate
-from agents.models import ModelSpec
-from agents.prefetch import Prefetcher
-from agents.slot_policy import POLICIES, Budget, evict_for, parse_budget, pick_next, place, transition
+from agents.models.profiles import ModelSpec
+from agents.settings import settings
+from agents.slot.memory_need import estimate
+from agents.slot.policy import POLICIES, Budget, evict_for, parse_budget, pick_next, place, transition
+from agents.slot.prefetch import Prefetcher
 
 __all__ = ["GpuSlot", "Lease", "SlotEvent", "default_slot", "evict_for"]
 
@@ -133,21 +133,20 @@ class GpuSlot:
     def __init__(self, budget: Budget | str | None = None, loader: Callable[[ModelSpec], ChatModel] = load_model,
                  timeout: float | None = None, policy: str | None = None, max_passes: int | None = None,
                  prefetch: bool | None = None) -> None:
-        env = os.environ.get
         try:  # settings are checked here, so a wrong one can't surface later, mid-run, in a hand-over
-            self.budget = budget if isinstance(budget, Budget) else parse_budget(budget)
-            self.timeout = timeout if timeout is not None else float(env("CONCILIO_SLOT_TIMEOUT", "600"))
-            policy = policy or env("CONCILIO_SLOT_POLICY", "aware")
+            s = settings()
+            self.budget = budget if isinstance(budget, Budget) else parse_budget(budget or s.slot_budget)
+            self.timeout = timeout if timeout is not None else s.slot_timeout
+            policy = policy or s.slot_policy
             if policy not in POLICIES:
                 raise ValueError(f"unknown scheduling policy {policy!r}; use one of {', '.join(POLICIES)}")
-            max_passes = max_passes if max_passes is not None else int(env("CONCILIO_SLOT_MAX_PASSES", "16"))
-        except ValueError as exc:
+            max_passes = max_passes if max_passes is not None else s.slot_max_passes
+        except ValueError as exc:  # a SettingsError is one too
             raise SlotConfigError(f"GPU slot settings: {exc} (see CONCILIO_SLOT_BUDGET, CONCILIO_SLOT_TIMEOUT, "
                                   "CONCILIO_SLOT_POLICY, CONCILIO_SLOT_MAX_PASSES in the README)") from None
         self._loader = loader
         self._turns = _Turns(policy, max_passes, lambda: list(self._entries))
-        self.prefetcher = Prefetcher() if (prefetch if prefetch is not None
-                                           else env("CONCILIO_PREFETCH", "1") != "0") else None
+        self.prefetcher = Prefetcher() if (prefetch if prefetch is not None else s.prefetch) else None
         self._entries: dict[Hashable, _Entry] = {}  # loaded models, least recently used first
         self.states: dict[str, str] = {}  # model name -> lifecycle state (monitoring)
         self.events: list[SlotEvent] = []
@@ -309,5 +308,5 @@ def default_slot() -> GpuSlot:
     global _default
     with _default_lock:
         if _default is None:
-            _default = GpuSlot(os.environ.get("CONCILIO_SLOT_BUDGET"))
+            _default = GpuSlot()
         return _default

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from agents.errors import ProfileError
 from agents.paths import config_file, gpt4all_dirs
+from agents.settings import settings
 
 ROLES = ("orchestrator", "legal", "technical", "reviewer")
 PROFILES = ("auto", "embedded", "gpt4all-seed")
@@ -79,7 +80,7 @@ class Profile:
 # --- embedded ---
 
 def embedded(*, fetch: bool = True) -> Profile:
-    from agents import embedded as smol
+    from agents.models import embedded as smol
 
     files = smol.ensure() if fetch else smol.paths()
     model = ModelSpec(
@@ -171,7 +172,7 @@ def from_config(path: Path, *, fetch: bool = True) -> Profile:
                                                for k, v in dict(model_kw["options"]).items()))
         model = replace(spec.model, **model_kw) if model_kw else spec.model
         if model.backend == "llamacpp" and "path" not in table and base_name == "embedded":
-            from agents import embedded as smol  # llama.cpp reads SmolLM2's original file, no conversion needed
+            from agents.models import embedded as smol  # llama.cpp reads SmolLM2's original file, no conversion needed
 
             model = replace(model, path=smol.paths().original, name=f"{model.name} (llama.cpp)")
         roles.append(replace(spec, model=model, prompt=table.get("prompt", spec.prompt),
@@ -192,7 +193,7 @@ def resolve(name: str | None = None, *, fetch: bool = True) -> Profile:
     gpt4all-seed when all four files are present, else embedded (naming what is missing if some are there).
     CONCILIO_PROFILE sets the default name.
     """
-    name = name or os.environ.get("CONCILIO_PROFILE") or "auto"
+    name = name or settings().profile or "auto"
     if name == "embedded":
         return embedded(fetch=fetch)
     if name == "gpt4all-seed":

@@ -1,4 +1,4 @@
-"""The technical specialist (StarCoder in the seed's set): its prompts (routing to it: agents/router.py)."""
+"""The technical specialist (StarCoder in the seed's set): its prompts (routing to it: agents/routing/classifier.py)."""
 
 PROMPTS = {
     "en": (

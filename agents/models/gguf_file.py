@@ -29,7 +29,7 @@ class GGUFInfo:
     control_tokens: tuple[str, ...]  # strings a user must not be able to inject (<|im_start|>, ...)
     bos_token: str
     eos_token: str
-    # what a memory estimate needs (agents/memory_need.py); 0 when the file doesn't say
+    # what a memory estimate needs (agents/slot/memory_need.py); 0 when the file doesn't say
     tensor_bytes: int = 0
     block_count: int = 0
     head_count_kv: int = 0

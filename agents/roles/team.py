@@ -8,7 +8,6 @@ together with a trace row (model, seconds, load seconds, swapped, tokens). Model
 from __future__ import annotations
 
 import functools
-import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,8 +18,9 @@ from agents import progress
 from agents.backends import GenParams, Message
 from agents.backends.base import TokenCallback
 from agents.errors import BackendUnavailable, ConcilioError, ModelRunError
-from agents.models import Profile, RoleSpec, resolve
-from agents.slot import GpuSlot, default_slot
+from agents.models.profiles import Profile, RoleSpec, resolve
+from agents.settings import settings
+from agents.slot.slot import GpuSlot, default_slot
 
 
 class TraceEntry(TypedDict, total=False):
@@ -69,8 +69,8 @@ class Team:
     def __init__(self, profile: Profile, slot: GpuSlot | None = None) -> None:
         self.profile = profile
         self.slot = slot or default_slot()
-        for role in filter(None, os.environ.get("CONCILIO_SLOT_PIN", "").split(",")):
-            self.slot.pin(self.role(role.strip()).model)  # e.g. keep the orchestrator while others swap
+        for role in settings().slot_pin:
+            self.slot.pin(self.role(role).model)  # e.g. keep the orchestrator while others swap
 
     def prefetch(self, *roles: str) -> None:
         """The next nodes are known: start reading their models' files while the current one works."""

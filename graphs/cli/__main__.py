@@ -1,0 +1,7 @@
+"""`python -m graphs.cli`."""
+
+import sys
+
+from graphs.cli import main
+
+sys.exit(main())

