@@ -16,7 +16,7 @@ import threading
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from agents.errors import SettingsError
@@ -68,13 +68,21 @@ class Settings(BaseSettings):
     slot_max_passes: int = Field(16, gt=0, description="how often a waiter may be passed over (fairness)")
     prefetch: bool = Field(True, description="read the next model's file into the page cache ahead of time")
 
+    # --- the resident server (graphs/server/) and anything else that listens ---
+    server: str | None = Field(None, description="URL of a running `concilio serve` to send questions to, or "
+                                                 "`off` to always run in process (default: the runtime file)")
+    api_key: SecretStr | None = Field(None, description="key a client must send (Authorization: Bearer) to a "
+                                                       "server listening beyond loopback; required there")
+    keep_alive: float = Field(300.0, ge=0, description="seconds an idle model stays loaded in the server "
+                                                      "(0: unload after each call)")
+
     @field_validator("data_dir", "cache_dir", "models_dir", "config", "gpt4all_dir", "smollm2_wheel",
                      mode="before")
     @classmethod
     def _paths(cls, value: object) -> Path | None:
         return _optional_path(value)
 
-    @field_validator("profile", mode="before")
+    @field_validator("profile", "server", "api_key", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -84,7 +92,7 @@ class Settings(BaseSettings):
     def _int(cls, value: object) -> int:
         return int(value)  # type: ignore[call-overload]  # Python's own message: "invalid literal for int()"
 
-    @field_validator("db_timeout", "ledger_timeout", "slot_timeout", mode="before")
+    @field_validator("db_timeout", "ledger_timeout", "slot_timeout", "keep_alive", mode="before")
     @classmethod
     def _float(cls, value: object) -> float:
         return float(value)  # type: ignore[arg-type]  # "could not convert string to float"
