@@ -41,6 +41,15 @@ def config_file() -> Path:
     return _settings().config or Path(user_config_dir(APP)) / "config.toml"
 
 
+def runtime_dir() -> Path:
+    """Machine-wide locks (the slot's guard): shared by every process of this user, whatever its data folder.
+    CONCILIO_RUNTIME_DIR overrides."""
+    import tempfile
+
+    uid = os.getuid() if hasattr(os, "getuid") else 0
+    return _settings().runtime_dir or Path(tempfile.gettempdir()) / f"concilio-{uid}"
+
+
 def gpt4all_dirs() -> list[Path]:
     """Folders where GPT4All keeps downloaded models: the desktop app's, then the Python bindings' cache.
 

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
                                                      "platform data folder)")
     cache_dir: Path | None = Field(None, description="the fitted router and GGUF metadata (default: the platform "
                                                       "cache folder)")
+    runtime_dir: Path | None = Field(None, description="machine-wide locks shared by every concilio process "
+                                                         "(default: the temp folder's concilio-UID)")
     models_dir: Path | None = Field(None, description="the embedded model's files (default: CACHE_DIR/models)")
     config: Path | None = Field(None, description="the TOML config with the user's profile (default: the "
                                                    "platform config folder's config.toml)")
@@ -67,6 +69,8 @@ class Settings(BaseSettings):
     slot_timeout: float = Field(600.0, gt=0, description="seconds a run waits for the slot before it fails")
     slot_max_passes: int = Field(16, gt=0, description="how often a waiter may be passed over (fairness)")
     prefetch: bool = Field(True, description="read the next model's file into the page cache ahead of time")
+    slot_journal: Path | None = Field(None, description="append every model load and unload (time, pid, model) "
+                                                        "to this file: evidence for benchmarks")
 
     # --- the resident server (graphs/server/) and anything else that listens ---
     server: str | None = Field(None, description="URL of a running `concilio serve` to send questions to, or "
@@ -76,8 +80,8 @@ class Settings(BaseSettings):
     keep_alive: float = Field(300.0, ge=0, description="seconds an idle model stays loaded in the server "
                                                       "(0: unload after each call)")
 
-    @field_validator("data_dir", "cache_dir", "models_dir", "config", "gpt4all_dir", "smollm2_wheel",
-                     mode="before")
+    @field_validator("data_dir", "cache_dir", "runtime_dir", "slot_journal", "models_dir", "config", "gpt4all_dir",
+                     "smollm2_wheel", mode="before")
     @classmethod
     def _paths(cls, value: object) -> Path | None:
         return _optional_path(value)

@@ -24,6 +24,7 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     """Every test writes conversations to its own data folder and never reads a user's config."""
     base = tmp_path_factory.mktemp("concilio")
     monkeypatch.setenv("CONCILIO_DATA_DIR", str(base / "data"))
+    monkeypatch.setenv("CONCILIO_RUNTIME_DIR", str(base / "run"))  # its own machine-wide guard
     monkeypatch.setenv("CONCILIO_CONFIG", str(base / "no-config.toml"))
     monkeypatch.setenv("CONCILIO_GPT4ALL_DIR", str(base / "no-gpt4all"))
     monkeypatch.delenv("CONCILIO_PROFILE", raising=False)

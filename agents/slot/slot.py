@@ -3,13 +3,16 @@
 In the style of llama-swap, three parts kept apart:
 - the decisions (agents/slot/policy.py, pure, tested by tables): what to evict under the budget, which
   device a model runs on, which waiter goes next, and each model's lifecycle state;
-- the queue (`_Turns`): one run holds the slot at a time; on release the next holder is picked by policy:
+- the queue (`Turns`, agents/slot/turns.py): one run holds the slot at a time; on release the next holder is
+  picked by policy:
   `aware` (default) serves waiters whose model is already loaded first, but nobody is passed over more than
   `max_passes` times; `fifo` serves arrival order;
 - the side effects, here and nowhere else: `ensure_ready()` loads and closes models (agents.backends) and
   `prefetch()` reads the next model's file into the page cache while the current one generates.
 
 `hold(spec)` = wait for a turn + `ensure_ready(spec)`: callers never check state and then act.
+Across processes, local models also take the machine-wide guard (agents/slot/guard.py): one process at a
+time has local models loaded, and an idle holder gives way to a waiting one.
 The budget (CONCILIO_SLOT_BUDGET): `single` (default: the seed's one model on the GPU at a time),
 `models:N`, or megabytes (`6000MB`, `6GB`) with each model's need estimated from its GGUF before loading.
 One slot per process (`default_slot()`), shared by every graph and thread in it.
@@ -18,6 +21,8 @@ One slot per process (`default_slot()`), shared by every graph and thread in it.
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
@@ -28,11 +33,14 @@ from agents.backends import ChatModel, load_model, loads_local_file
 from agents.errors import SlotConfigError, SlotTimeoutError
 from agents.models.profiles import ModelSpec
 from agents.settings import settings
+from agents.slot.guard import MachineGuard
 from agents.slot.memory_need import estimate
-from agents.slot.policy import POLICIES, Budget, evict_for, parse_budget, pick_next, place, transition
+from agents.slot.policy import POLICIES, Budget, evict_for, parse_budget, place, transition
 from agents.slot.prefetch import Prefetcher
+from agents.slot.turns import Turns
 
 __all__ = ["GpuSlot", "Lease", "SlotEvent", "default_slot", "evict_for"]
+EVENTS_KEPT = 1000
 
 
 @dataclass
@@ -43,7 +51,6 @@ class Lease:
     spec: ModelSpec
     load_seconds: float = 0.0
     unload_seconds: float = 0.0
-    waited_seconds: float = 0.0
     swapped: bool = False  # a load happened for this lease
     evicted: list[str] = field(default_factory=list)
     note: str = ""  # e.g. "needs 9000 MB, over the GPU budget: running on cpu"
@@ -56,6 +63,15 @@ class SlotEvent:
     seconds: float
 
 
+class _Bounded(list):
+    """A list that keeps only its last EVENTS_KEPT items (compares and prints as the plain list it is)."""
+
+    def append(self, item) -> None:
+        super().append(item)
+        if len(self) > EVENTS_KEPT:
+            del self[: len(self) - EVENTS_KEPT]
+
+
 @dataclass
 class _Entry:
     spec: ModelSpec
@@ -63,76 +79,14 @@ class _Entry:
     state: str = "stopped"
     model: ChatModel | None = None  # set once loaded: every entry in GpuSlot._entries has one
     note: str = ""
-
-
-@dataclass
-class _Waiter:
-    key: Hashable
-    passed: int = 0
-    granted: bool = False
-
-
-class _Turns:
-    """Who holds the slot, and who is waiting for it. The holder hands over directly to the waiter the
-    policy picks, so a newcomer can't barge in between."""
-
-    def __init__(self, policy: str, max_passes: int, resident: Callable[[], list[Hashable]]) -> None:
-        self.policy, self.max_passes, self._resident = policy, max_passes, resident
-        self._cond = threading.Condition()
-        self._busy = False
-        self.waiters: list[_Waiter] = []
-        self.holder: int | None = None
-
-    def acquire(self, key: Hashable, timeout: float, on_wait: Callable[[int], None]) -> None:
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            if not self._busy and not self.waiters:
-                self._busy = True
-                self.holder = threading.get_ident()
-                return
-            waiter = _Waiter(key)
-            self.waiters.append(waiter)
-            position = len(self.waiters)
-        try:
-            on_wait(position)  # outside the lock: a slow progress sink can't hold up the hand-off
-        except BaseException:
-            self._abandon(waiter)
-            raise
-        with self._cond:
-            while not waiter.granted:  # granted in the meantime: no wait at all
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    self.waiters.remove(waiter)
-                    raise TimeoutError
-                self._cond.wait(remaining)
-            self.holder = threading.get_ident()
-
-    def _abandon(self, waiter: _Waiter) -> None:
-        """A waiter that gives up before waiting: leave the queue, or pass on a turn already handed to it."""
-        with self._cond:
-            if not waiter.granted:
-                self.waiters.remove(waiter)
-                return
-        self.release()
-
-    def release(self) -> None:
-        with self._cond:
-            self.holder = None
-            if not self.waiters:
-                self._busy = False
-                return
-            i = pick_next([(w.key, w.passed) for w in self.waiters], self._resident(), self.policy,
-                          self.max_passes)
-            for earlier in self.waiters[:i]:
-                earlier.passed += 1
-            self.waiters.pop(i).granted = True  # still busy: the turn passes straight to it
-            self._cond.notify_all()
+    device: str = ""
+    last_used: float = field(default_factory=time.monotonic)
 
 
 class GpuSlot:
     def __init__(self, budget: Budget | str | None = None, loader: Callable[[ModelSpec], ChatModel] = load_model,
                  timeout: float | None = None, policy: str | None = None, max_passes: int | None = None,
-                 prefetch: bool | None = None) -> None:
+                 prefetch: bool | None = None, guard: MachineGuard | None | bool = True) -> None:
         try:  # settings are checked here, so a wrong one can't surface later, mid-run, in a hand-over
             s = settings()
             self.budget = budget if isinstance(budget, Budget) else parse_budget(budget or s.slot_budget)
@@ -145,15 +99,19 @@ class GpuSlot:
             raise SlotConfigError(f"GPU slot settings: {exc} (see CONCILIO_SLOT_BUDGET, CONCILIO_SLOT_TIMEOUT, "
                                   "CONCILIO_SLOT_POLICY, CONCILIO_SLOT_MAX_PASSES in the README)") from None
         self._loader = loader
-        self._turns = _Turns(policy, max_passes, lambda: list(self._entries))
+        self._turns = Turns(policy, max_passes, lambda: list(self._entries))
         self.prefetcher = Prefetcher() if (prefetch if prefetch is not None else s.prefetch) else None
         self._entries: dict[Hashable, _Entry] = {}  # loaded models, least recently used first
-        self.states: dict[str, str] = {}  # model name -> lifecycle state (monitoring)
-        self.events: list[SlotEvent] = []
+        self.states: dict[str, str] = {}  # model name -> lifecycle state (monitoring; one per model seen)
+        self.events: _Bounded[SlotEvent] = _Bounded()  # bounded: a server runs for weeks
         # instrumentation for the invariant "resident <= budget" (checked by the stress tests)
         self.max_resident_seen = 0
         self.max_resident_mb_seen = 0.0
-        self.over_budget: list[list[str]] = []
+        self.over_budget: _Bounded[list[str]] = _Bounded()
+        self.guard = (MachineGuard(runtime_dir()) if guard is True else guard) or None
+        self._journal = s.slot_journal
+        self._watcher: threading.Thread | None = None
+        self._names: dict[Hashable, str] = {}  # model key -> name, for `ps` (one per model seen)
 
     # --- what is loaded ---
 
@@ -187,6 +145,7 @@ class GpuSlot:
         releases the slot; a model that raised while generating is unloaded, since its state can't be trusted.
         """
         start = time.perf_counter()
+        self._names[spec.key] = spec.name
 
         def on_wait(position: int) -> None:
             progress.emit("waiting", model=spec.name, position=position, resident=self.resident(),
@@ -197,17 +156,18 @@ class GpuSlot:
         except TimeoutError:
             raise SlotTimeoutError(spec.name, time.perf_counter() - start) from None
         try:
-            lease = self.ensure_ready(spec)
-            lease.waited_seconds = time.perf_counter() - start - lease.load_seconds - lease.unload_seconds
+            lease = self.ensure_ready(spec, deadline=start + self.timeout)
             try:
                 yield lease
             except BaseException:
                 self._unload(spec.key, kind="evict-on-error")
                 raise
+            if self.guard is not None and self.guard.held and self.guard.others_waiting():
+                self._give_way()  # another process waits for the machine: let it in between our runs
         finally:
             self._turns.release()
 
-    def ensure_ready(self, spec: ModelSpec) -> Lease:
+    def ensure_ready(self, spec: ModelSpec, deadline: float | None = None) -> Lease:
         """Make `spec` loaded and ready, evicting what the budget says. Only the slot's holder may call it."""
         if self._turns.holder != threading.get_ident():
             raise RuntimeError("ensure_ready() needs the slot: use `with slot.hold(spec)`")
@@ -221,9 +181,12 @@ class GpuSlot:
         entry = self._entries.get(key)
         if entry is not None:
             self._entries[key] = self._entries.pop(key)  # now the most recently used
+            entry.last_used = time.monotonic()
             return Lease(entry.model, spec, evicted=evicted, unload_seconds=unload_s, note=entry.note)
+        if self.guard is not None and loads_local_file(spec.backend):
+            self._take_guard(spec, deadline)
         device, note = place(spec.device, need, self.budget)
-        entry = _Entry(spec, need, note=note)
+        entry = _Entry(spec, need, note=note, device=device)
         self._set_state(entry, "load")
         progress.emit("loading", model=spec.name, size_mb=_file_mb(spec), need_mb=round(need, 1), device=device,
                       evicted=evicted)
@@ -233,12 +196,14 @@ class GpuSlot:
         except BaseException:
             self._set_state(entry, "failed")
             self.events.append(SlotEvent("load-failed", spec.name, time.perf_counter() - t0))
+            self._release_guard_if_unused()
             raise
         load_s = time.perf_counter() - t0
         self._set_state(entry, "loaded")
         self._entries[key] = entry
         self._check_budget()
         self.events.append(SlotEvent("load", spec.name, load_s))
+        self._log("load", spec)
         progress.emit("loaded", model=spec.name, seconds=round(load_s, 3))
         return Lease(entry.model, spec, load_seconds=load_s, unload_seconds=unload_s, swapped=True,
                      evicted=evicted, note=note)
@@ -282,6 +247,8 @@ class GpuSlot:
             seconds = time.perf_counter() - t0
             self._set_state(entry, "unloaded")
             self.events.append(SlotEvent(kind, entry.spec.name, seconds))
+            self._log("unload", entry.spec)
+            self._release_guard_if_unused()
         return seconds
 
     def clear(self) -> None:
@@ -292,6 +259,91 @@ class GpuSlot:
                 self._unload(key)
         finally:
             self._turns.release()
+
+    def unload_idle(self, idle_s: float) -> list[str]:
+        """Unload unpinned models unused for `idle_s` seconds, if the slot is free now (a server's keep-alive).
+        Never waits: a busy slot is left alone and tried again later."""
+        if not self._turns.try_acquire():
+            return []
+        try:
+            now, gone = time.monotonic(), []
+            for key, entry in list(self._entries.items()):
+                if key not in self.budget.pinned and now - entry.last_used >= idle_s:
+                    self._unload(key, kind="idle")
+                    gone.append(entry.spec.name)
+            return gone
+        finally:
+            self._turns.release()
+
+    def snapshot(self) -> dict:
+        """What `concilio ps` shows: resident models, who waits, the budget, the machine-wide guard."""
+        now = time.monotonic()
+        return {
+            "resident": [{"model": e.spec.name, "need_mb": round(e.need_mb, 1), "device": e.device or e.spec.device,
+                          "idle_s": round(now - e.last_used, 1), "state": e.state,
+                          "pinned": k in self.budget.pinned} for k, e in list(self._entries.items())],
+            "waiting": [{"model": self._names.get(w.key, "?"), "passed": w.passed} for w in list(self._turns.waiters)],
+            "budget": self.budget.describe(),
+            "guard": None if self.guard is None else {"held": self.guard.held, "holder": self.guard.holder(),
+                                                      "waiting": self.guard.others_waiting()},
+        }
+
+    # --- the machine-wide guard ---
+
+    def _take_guard(self, spec: ModelSpec, deadline: float | None) -> None:
+        def on_wait(pid: int | None) -> None:
+            progress.emit("waiting", model=spec.name, position=1, resident=[], size_mb=_file_mb(spec),
+                          holder_pid=pid, machine=True)
+
+        remaining = (deadline - time.perf_counter()) if deadline is not None else self.timeout
+        try:
+            self.guard.acquire(max(0.0, remaining), on_wait)
+        except TimeoutError:
+            raise SlotTimeoutError(spec.name, self.timeout) from None
+        self._watch_guard()
+
+    def _release_guard_if_unused(self) -> None:
+        if self.guard is not None and self.guard.held and not any(
+                loads_local_file(e.spec.backend) for e in self._entries.values()):
+            self.guard.release(yielded=bool(self.guard.others_waiting()))
+
+    def _give_way(self) -> None:
+        """Unload the local models (only the holder calls this), which releases the guard for a waiter."""
+        for key, entry in list(self._entries.items()):
+            if loads_local_file(entry.spec.backend):
+                self._unload(key, kind="give-way")
+
+    def _watch_guard(self) -> None:
+        """While we hold the guard, an idle slot gives way to a waiting process within a fraction of a second."""
+        if self._watcher is not None and self._watcher.is_alive():
+            return
+
+        def watch() -> None:
+            while self.guard is not None and self.guard.held:
+                time.sleep(0.2)
+                if self.guard.others_waiting() and self._turns.try_acquire():
+                    try:
+                        self._give_way()
+                    finally:
+                        self._turns.release()
+
+        self._watcher = threading.Thread(target=watch, name="concilio-guard-watch", daemon=True)
+        self._watcher.start()
+
+    def _log(self, kind: str, spec: ModelSpec) -> None:
+        """CONCILIO_SLOT_JOURNAL: one line per load and unload, from every process (the benchmarks' evidence)."""
+        if self._journal is None:
+            return
+        line = json.dumps({"t": time.time(), "pid": os.getpid(), "event": kind, "model": spec.name,
+                           "local": loads_local_file(spec.backend)})
+        with contextlib.suppress(OSError), open(self._journal, "a", encoding="utf-8") as out:
+            out.write(line + "\n")
+
+
+def runtime_dir():
+    from agents.paths import runtime_dir as folder
+
+    return folder()
 
 
 def _file_mb(spec: ModelSpec) -> float | None:

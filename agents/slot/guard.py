@@ -1,0 +1,125 @@
+"""One local model at a time on the machine, across processes: the slot's machine-wide guard.
+
+A `GpuSlot` keeps the seed's rule inside one process. Two processes (Studio beside the CLI, a notebook beside a
+server) would each load a model. The guard is a file lock in the runtime folder, held by the process that has a
+local model loaded (gpt4all, llama.cpp: anything `loads_local_file`), from its first load until its last unload:
+
+- a second process that wants to load waits, with a `waiting` progress event naming the holder's pid, within
+  the slot's timeout; it leaves a mark in `<lock>.waiting/` so the holder knows someone waits;
+- the holder gives the guard up as soon as it is idle and someone waits (its slot unloads its local models),
+  and at once when it unloads its last local model;
+- the lock is an OS file lock (fcntl/LockFileEx through filelock): a holder that crashes or is killed loses it
+  with its process, so it never blocks anyone; marks of dead waiters are ignored and removed.
+
+What `single` means across processes: one *local* model loaded on the machine at a time, whatever its device.
+On a GPU that is the seed's rule; on a CPU-only machine it keeps two processes from doubling RAM and halving
+each other's speed. Models on servers (`openai` backend) are the server's to schedule and are not guarded.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from filelock import FileLock, Timeout
+
+POLL_S = 0.05
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process: alive
+        return True
+    return True
+
+
+class MachineGuard:
+    """The machine-wide lock for one device ("local": every local model, as `single` means across processes)."""
+
+    def __init__(self, folder: Path, device: str = "local") -> None:
+        self.folder = folder
+        self.lock_path = folder / f"{device}.lock"
+        self.holder_path = folder / f"{device}.holder"
+        self.waiting_dir = folder / f"{device}.waiting"
+        self._lock: FileLock | None = None
+        self.held = False
+        self._yielded_at = 0.0
+
+    def _file_lock(self) -> FileLock:
+        if self._lock is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            self._lock = FileLock(str(self.lock_path), thread_local=False)
+        return self._lock
+
+    def holder(self) -> int | None:
+        """The pid that holds the guard now (None when free or unknown)."""
+        with contextlib.suppress(OSError, ValueError):
+            pid = int(self.holder_path.read_text().strip() or 0)
+            return pid if pid and _alive(pid) else None
+        return None
+
+    def others_waiting(self) -> list[int]:
+        """Pids of live processes waiting for the guard (stale marks are removed)."""
+        pids = []
+        with contextlib.suppress(OSError):
+            for mark in self.waiting_dir.iterdir():
+                with contextlib.suppress(ValueError, OSError):
+                    pid = int(mark.name)
+                    if pid == os.getpid():
+                        continue
+                    if _alive(pid):
+                        pids.append(pid)
+                    else:
+                        mark.unlink(missing_ok=True)
+        return pids
+
+    def acquire(self, timeout: float, on_wait: Callable[[int | None], None] | None = None) -> float:
+        """Take the guard (no-op when held); the seconds waited. TimeoutError after `timeout` seconds."""
+        if self.held:
+            return 0.0
+        lock, start = self._file_lock(), time.monotonic()
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            self.waiting_dir.mkdir(parents=True, exist_ok=True)
+            mark = self.waiting_dir / str(os.getpid())
+            mark.touch()
+            try:
+                if on_wait is not None:
+                    on_wait(self.holder())
+                lock.acquire(timeout=max(0.0, timeout - (time.monotonic() - start)), poll_interval=POLL_S)
+            except Timeout:
+                raise TimeoutError(f"machine-wide slot held by pid {self.holder()}") from None
+            finally:
+                mark.unlink(missing_ok=True)
+        else:
+            self._let_waiters_in(lock, timeout, start)
+        self.held = True
+        self.holder_path.write_text(str(os.getpid()))
+        return time.monotonic() - start
+
+    def _let_waiters_in(self, lock: FileLock, timeout: float, start: float) -> None:
+        """We just gave the guard up because someone waited, and took it straight back: let them go first."""
+        if time.monotonic() - self._yielded_at > 5 or not self.others_waiting():
+            return
+        lock.release()
+        deadline = min(start + timeout, time.monotonic() + 5)
+        while time.monotonic() < deadline and self.others_waiting() and self.holder() in (None, os.getpid()):
+            time.sleep(POLL_S)
+        lock.acquire(timeout=max(0.0, start + timeout - time.monotonic()), poll_interval=POLL_S)
+
+    def release(self, *, yielded: bool = False) -> None:
+        if not self.held:
+            return
+        with contextlib.suppress(OSError):
+            self.holder_path.write_text("")
+        self.held = False
+        if yielded:
+            self._yielded_at = time.monotonic()
+        self._file_lock().release()
