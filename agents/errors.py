@@ -71,6 +71,14 @@ class SlotConfigError(SettingsError):
     """GPU slot settings (CONCILIO_SLOT_*) that can't be used; raised when the slot is made, not mid-run."""
 
 
+class RunCancelled(ConcilioError):
+    """The run was stopped on purpose (its client left, the server is shutting down); nothing half-written is
+    stored, and asking the same question again on the thread resumes it."""
+
+    def __init__(self, why: str = "the run was cancelled") -> None:
+        super().__init__(f"{why}; nothing half-written was stored: ask again to resume")
+
+
 class BackendUnavailable(BackendError):
     """A model server that can't be reached, fails, hangs or answers nonsense. A specialist role falls back
     to the orchestrator's model when this happens (agents/roles/team.py)."""

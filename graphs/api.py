@@ -10,8 +10,10 @@ the profile, and every model file the profile names. So bad input writes nothing
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +38,12 @@ def preflight(team: Team) -> None:
 
 def ask(question: str, *, thread_id: str | None = None, profile: str | Profile | Team | None = None,
         db: str | Path | None = None, force_domain: str | None = None,
-        on_event: Callable[[dict], None] | None = None, learn: bool = True) -> dict[str, Any]:
+        on_event: Callable[[dict], None] | None = None, learn: bool = True, local: bool = False) -> dict[str, Any]:
     """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace.
+
+    When a resident server runs (`concilio serve`; see graphs/server/runtime.py) the turn runs there, on its
+    loaded models, and streams back the same events; `local=True` (or CONCILIO_SERVER=off) runs in this process.
+    A profile other than the server's, a Team/Profile object, `db` or `learn=False` also run in process.
 
     `learn=False` keeps the router as it is (an override or a passed review teaches it nothing): evaluations.
 
@@ -45,13 +51,38 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     generating, token, verdict, skipped; the same events a LangGraph client gets with stream_mode="custom".
     """
     text = clean_question(question)
+    if not local and db is None and learn and not isinstance(profile, (Profile, Team)):
+        from agents.slot import remote
+        from graphs.server import client
+
+        server = remote.find()
+        if server is not None and client.serves(server, profile):
+            return client.ask(server, text, thread_id=thread_id, force_domain=force_domain, on_event=on_event)
     team = team_for(profile)
     preflight(team)
-    thread_id = thread_id or uuid.uuid4().hex[:12]
+    return run_turn(text, team=team, thread_id=thread_id or uuid.uuid4().hex[:12], db=db,
+                    force_domain=force_domain, on_event=on_event, learn=learn)
+
+
+def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = None,
+             force_domain: str | None = None, on_event: Callable[[dict], None] | None = None, learn: bool = True,
+             history: Sequence[tuple[str, str]] = (), cancel: threading.Event | None = None,
+             saver=None) -> dict[str, Any]:
+    """One turn in this process, on `team`: the in-process `ask` and the server both run turns here.
+
+    `history`: (question, answer) pairs that a new thread starts from (an OpenAI client's earlier messages);
+    ignored when the thread already has turns. `saver`: another checkpointer (the server's in-memory one for
+    requests without a thread id). `cancel`: set it to stop the run at its next token.
+    """
     config = {"configurable": {"thread_id": thread_id}}
-    with sqlite_checkpointer(db) as saver, sqlite_store(db) as store:
+    with contextlib.ExitStack() as stack:
+        saver = saver if saver is not None else stack.enter_context(sqlite_checkpointer(db))
+        store = stack.enter_context(sqlite_store(db))
         graph = build_graph(checkpointer=saver, store=store)
         pending = graph.get_state(config)
+        if history and not pending.values.get("messages"):
+            seed(graph, config, history)
+            pending = graph.get_state(config)
         # The same question on a turn that stopped part-way (a crash, a model error): carry on from the
         # last checkpoint, keeping the nodes that completed. A different question starts a new turn.
         resumed = bool(pending.next) and pending.values.get("question") == text and not force_domain
@@ -59,7 +90,8 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         # killed between nodes loses nothing (the default writes checkpoints in the background).
         payload = None if resumed else {"question": text, "force_domain": force_domain}
         out: dict[str, Any] = {}
-        for mode, chunk in graph.stream(payload, config, context=Context(profile=team, learn=learn), durability="sync",
+        context = Context(profile=team, learn=learn, cancel=cancel)
+        for mode, chunk in graph.stream(payload, config, context=context, durability="sync",
                                         stream_mode=["custom", "values"]):
             if mode == "values":
                 out = chunk
@@ -75,6 +107,20 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         "trace": out["trace"],
         "resumed": resumed,
     }
+
+
+def seed(graph, config: dict, history: Sequence[tuple[str, str]]) -> None:
+    """Start a thread from turns that happened elsewhere (as if each had run here), so the next turn sees them."""
+    from langchain_core.messages import AIMessage, HumanMessage
+
+    from agents.roles.context import summarize_turn
+
+    messages = []
+    for n, (question, answer) in enumerate(history, start=1):
+        messages += [HumanMessage(question, id=f"turn-{n}-question"),
+                     AIMessage(answer, id=f"turn-{n}-answer", response_metadata={"turn": n, "seeded": True})]
+    graph.update_state(config, {"messages": messages, "summaries": [summarize_turn(q, a) for q, a in history],
+                                "turn": len(history)}, as_node="integrate")
 
 
 def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: int | None = None,

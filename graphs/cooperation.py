@@ -63,7 +63,8 @@ def _reporting(node):
 
     @functools.wraps(node)
     def wrapper(state: State, runtime: Runtime[Context]) -> dict:
-        with progress.reporting(runtime.stream_writer if runtime is not None else None):
+        cancel = runtime.context.cancel if runtime is not None and runtime.context else None
+        with progress.reporting(runtime.stream_writer if runtime is not None else None), progress.cancelling(cancel):
             try:
                 return node(state, runtime)
             except GraphBubbleUp:  # an interrupt, not a failure

@@ -59,3 +59,4 @@ class Context:
 
     profile: Any = None
     learn: bool = True  # False: overrides and passed reviews don't teach the router (evaluations)
+    cancel: Any = None  # a threading.Event: once set, the run stops at its next token (RunCancelled)

@@ -8,6 +8,7 @@ together with a trace row (model, seconds, load seconds, swapped, tokens). Model
 from __future__ import annotations
 
 import functools
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it be
 from agents import progress
 from agents.backends import GenParams, Message
 from agents.backends.base import TokenCallback
-from agents.errors import BackendUnavailable, ConcilioError, ModelRunError
+from agents.errors import BackendUnavailable, ConcilioError, ModelRunError, RunCancelled
 from agents.models.profiles import Profile, RoleSpec, resolve
 from agents.settings import settings
 from agents.slot.slot import GpuSlot, default_slot
@@ -35,6 +36,7 @@ class TraceEntry(TypedDict, total=False):
     tokens_in: int
     skipped: bool
     note: str
+    pid: int  # the process that ran the model call (the server's, when one served it)
     turn: int
     error: str  # a node that failed: the exception
     verdict: str  # review rows: "ok" | "revise", who decided it, and what is wrong
@@ -88,6 +90,9 @@ class Team:
         given_on_token = on_token
         if progress.active():
             on_token = _tee(on_token, node)
+        on_token = _stoppable(on_token)
+        if progress.cancelled():
+            raise RunCancelled()
         try:
             with self.slot.hold(spec.model) as lease:
                 progress.emit("generating", node=node, role=role, model=spec.model.name)
@@ -108,15 +113,27 @@ class Team:
             raise
         except Exception as exc:
             raise ModelRunError(spec.model.name, role, exc) from exc
+        if progress.cancelled():
+            raise RunCancelled()
         note = join_notes(lease.note, getattr(lease.model, "note", ""))
         if completion.finish in ("loop", "length"):
             note = join_notes(note, f"stopped: {completion.finish}")
         row = trace_row(
             node, seconds=time.perf_counter() - start, note=note, role=role, model=spec.model.name,
             backend=spec.model.backend, load_seconds=round(lease.load_seconds, 4), swapped=lease.swapped,
-            tokens=completion.tokens_out, tokens_in=completion.tokens_in,
+            tokens=completion.tokens_out, tokens_in=completion.tokens_in, pid=os.getpid(),
         )
         return Reply(completion.text, completion.finish, row)
+
+
+def _stoppable(on_token: TokenCallback | None) -> TokenCallback:
+    """Stop generating (between two tokens) once the run is cancelled."""
+    def callback(piece: str):
+        if progress.cancelled():
+            return False
+        return on_token(piece) if on_token is not None else None
+
+    return callback
 
 
 def _tee(on_token: TokenCallback | None, node: str) -> TokenCallback:

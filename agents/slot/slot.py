@@ -351,14 +351,26 @@ def _file_mb(spec: ModelSpec) -> float | None:
     return round(size / 2**20, 1) if size else None
 
 
-_default: GpuSlot | None = None
+_default = None  # GpuSlot | RemoteSlot
 _default_lock = threading.Lock()
+SERVING = False  # True in `concilio serve`: its slot is the machine's, never a client of itself
 
 
-def default_slot() -> GpuSlot:
-    """The process-wide slot, created on first use (never at import)."""
+def default_slot():
+    """The process-wide slot, created on first use (never at import): the resident server's models through a
+    RemoteSlot when a server runs (agents/slot/remote.py), else a GpuSlot of this process."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = GpuSlot()
+            from agents.slot.remote import remote_slot
+
+            _default = (None if SERVING else remote_slot()) or GpuSlot()
         return _default
+
+
+def use_default(slot) -> None:
+    """Make `slot` the process's slot (the server: every team in it shares the one slot it owns)."""
+    global _default
+    with _default_lock:
+        _default = slot
+

@@ -8,6 +8,8 @@
   concilio chat [--thread ID] [--profile NAME|FILE.toml]   (/route D, /feedback good|bad [D], /thread, /quit)
   concilio stats [--since 24h|7d|DATE] [--json]
   concilio metrics [--port 9464] [--host 127.0.0.1]
+  concilio serve [--host 127.0.0.1] [--port 8765] [--profile P] [--api-key KEY] [--keep-alive S]
+  concilio ps [--json]
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ import logging
 import sys
 
 from agents.errors import ConcilioError
-from graphs.cli import ask, manage, stats
+from graphs.cli import ask, manage, serve, stats
 from graphs.cli.text import LiveProgress, trace_table  # noqa: F401 - the CLI's public helpers
 
 
@@ -29,6 +31,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--thread", help="continue this conversation thread (default: a new one)")
     a.add_argument("--profile", help="embedded, gpt4all-seed, or a config .toml (default: auto)")
     a.add_argument("--domain", choices=["legal", "technical", "general"], help="skip routing: force this route")
+    a.add_argument("--local", action="store_true", help="run in this process even when a server runs")
     out = a.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object, no progress")
     out.add_argument("--quiet", action="store_true", help="print only the answer, no progress or trace")
@@ -59,8 +62,10 @@ def parser() -> argparse.ArgumentParser:
     c = sub.add_parser("chat", help="a conversation in the terminal, with streaming")
     c.add_argument("--thread")
     c.add_argument("--profile")
+    c.add_argument("--local", action="store_true", help="run in this process even when a server runs")
     c.set_defaults(func=ask.cmd_chat)
     stats.add_commands(sub)  # stats, metrics
+    serve.add_commands(sub)  # serve, ps
     return p
 
 

@@ -15,7 +15,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 
     live = LiveProgress() if not (args.json or args.quiet) else None
     result = ask(args.question, thread_id=args.thread, profile=args.profile, force_domain=args.domain,
-                 on_event=live)
+                 on_event=live, local=args.local)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -28,7 +28,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     print(f"route: {route['domain']} (by {route['by']}, confidence {route['confidence']:.2f}) · "
           f"language: {result['language']} · profile: {result['profile']} · "
           f"thread: {result['thread_id']} (turn {result['turn']}"
-          + (", resumed from its checkpoint)" if result.get("resumed") else ")"))
+          + (", resumed from its checkpoint)" if result.get("resumed") else ")")
+          + (f" · served by concilio serve (pid {result['served_by']})" if result.get("served_by") else ""))
     print(trace_table(result["trace"]))
     return 0
 
@@ -78,7 +79,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
             continue
         live = LiveProgress()
         try:
-            result = ask(line, thread_id=thread, profile=args.profile, force_domain=forced, on_event=live)
+            result = ask(line, thread_id=thread, profile=args.profile, force_domain=forced, on_event=live,
+                         local=args.local)
         except KeyboardInterrupt:
             print("\n(stopped: nothing was stored for this question; ask it again to resume)", file=sys.stderr)
             continue
