@@ -24,6 +24,24 @@ DOMAINS = ("legal", "technical", "general")
 
 
 # --- requests ---------------------------------------------------------------------------------------------------
+class RequestError(Exception):
+    """A request the server refuses; `status` and `code` say how, the message says why and what to do."""
+
+    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
+                 kind: str | None = None) -> None:
+        super().__init__(message)
+        self.status, self.code, self.param = status, code, param
+        self.kind = kind or {401: "authentication_error", 429: "rate_limit_error"}.get(
+            status, "server_error" if status >= 500 else "invalid_request_error")
+
+    def body(self) -> dict:
+        return error_body(str(self), self.kind, code=self.code, param=self.param)
+
+
+def error_body(message: str, kind: str, *, code: str | None = None, param: str | None = None) -> dict:
+    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
+
+
 class ChatMessage(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: Literal["system", "developer", "user", "assistant", "tool"]
@@ -35,7 +53,8 @@ class ChatMessage(BaseModel):
         parts = []
         for part in self.content:
             if part.get("type") != "text":
-                raise ValueError(f"content parts of type {part.get('type')!r} are not supported: send text")
+                raise RequestError(400, f"content parts of type {part.get('type')!r} are not supported: send text",
+                                   param="messages")
             parts.append(str(part.get("text", "")))
         return "".join(parts)
 
@@ -67,24 +86,6 @@ class ChatRequest(BaseModel):
     @property
     def token_limit(self) -> int | None:
         return self.max_completion_tokens or self.max_tokens
-
-
-class RequestError(Exception):
-    """A request the server refuses; `status` and `code` say how, the message says why and what to do."""
-
-    def __init__(self, status: int, message: str, *, code: str | None = None, param: str | None = None,
-                 kind: str | None = None) -> None:
-        super().__init__(message)
-        self.status, self.code, self.param = status, code, param
-        self.kind = kind or {401: "authentication_error", 429: "rate_limit_error"}.get(
-            status, "server_error" if status >= 500 else "invalid_request_error")
-
-    def body(self) -> dict:
-        return error_body(str(self), self.kind, code=self.code, param=self.param)
-
-
-def error_body(message: str, kind: str, *, code: str | None = None, param: str | None = None) -> dict:
-    return {"error": {"message": message, "type": kind, "param": param, "code": code}}
 
 
 def parse_request(body: object) -> ChatRequest:
