@@ -59,6 +59,8 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         if server is not None and client.serves(server, profile):
             return client.ask(server, text, thread_id=thread_id, force_domain=force_domain, on_event=on_event)
     team = team_for(profile)
+    if local and hasattr(team.slot, "local"):  # a RemoteSlot: this process's own slot instead
+        team = Team(team.profile, team.slot.local())
     preflight(team)
     return run_turn(text, team=team, thread_id=thread_id or uuid.uuid4().hex[:12], db=db,
                     force_domain=force_domain, on_event=on_event, learn=learn)

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from agents.errors import ConcilioError
 from graphs.cli.text import LiveProgress, trace_table
 
 
+def _stay_local(args: argparse.Namespace) -> None:
+    if args.local:  # no model call of this process goes to a server, not even through default_slot()
+        os.environ["CONCILIO_SERVER"] = "off"
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from graphs.api import ask
 
+    _stay_local(args)
     live = LiveProgress() if not (args.json or args.quiet) else None
     result = ask(args.question, thread_id=args.thread, profile=args.profile, force_domain=args.domain,
                  on_event=live, local=args.local)
@@ -43,6 +50,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
     from graphs.api import ask, feedback
 
+    _stay_local(args)
     thread = args.thread or uuid.uuid4().hex[:12]
     forced, last_turn = None, None
     print(f"concilio chat · thread {thread} · {CHAT_HELP}", file=sys.stderr)
