@@ -11,6 +11,7 @@ and the user's corrections in the data folder.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import datetime as dt
 import gzip
@@ -169,24 +170,25 @@ def refit_point(sources: list[str], every: int = REFIT_EVERY) -> int:
     return max(explicit, len(sources) - len(sources) % every)
 
 
-_override: list[Router] = []
+_override: contextvars.ContextVar[Router | None] = contextvars.ContextVar("concilio_router", default=None)
 
 
 @contextlib.contextmanager
 def using(router: Router) -> Iterator[Router]:
-    """Route with `router` inside the block (evaluations: one refitted without the rows they score)."""
-    _override.append(router)
+    """Route with `router` inside the block (evaluations: one refitted without the rows they score). Per run
+    (a ContextVar), so other runs of a long-lived process (a server) keep the router in use."""
+    token = _override.set(router)
     try:
         yield router
     finally:
-        _override.remove(router)
+        _override.reset(token)
 
 
 def current() -> Router:
     """The router in use: the base refitted with this data folder's corrections (see refit_point), the rest
     remembered. Cached in the process and on disk."""
-    if _override:
-        return _override[-1]
+    if _override.get() is not None:
+        return _override.get()
     path = corrections_path()
     raw = path.read_bytes() if path.exists() else b""
     key = (str(base_path()), hashlib.sha256(raw).hexdigest()[:16])

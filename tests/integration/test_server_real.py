@@ -37,7 +37,7 @@ def start_server(base: Path, *extra: str) -> tuple[subprocess.Popen, dict, dict]
     return proc, env, json.loads(runtime.read_text())
 
 
-def cli(env: dict, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+def cli(env: dict, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "graphs.cli", *args], capture_output=True, text=True, env=env,
                           cwd=REPO, timeout=timeout)
 
@@ -48,7 +48,8 @@ def server(tmp_path_factory):
     yield {"url": info["url"], "pid": info["pid"], "env": env,
            "sdk": openai.OpenAI(base_url=info["url"] + "/v1", api_key="unused", max_retries=0, timeout=300)}
     proc.send_signal(signal.SIGTERM)
-    assert proc.wait(60) == 0
+    assert proc.wait(60) in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down cleanly
+    assert "stopped; models unloaded" in proc.stderr.read()
     assert not (Path(env["CONCILIO_DATA_DIR"]) / "server.json").exists()  # removed on a clean stop
 
 
@@ -129,7 +130,7 @@ def test_concilio_ask_and_a_graph_in_another_process_use_the_server(server):
             "out = build_graph().invoke({'question': 'What is the capital of France?', 'force_domain': 'general'})\n"
             "print(json.dumps(out['trace']))")
     graph = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=server["env"],
-                           cwd=REPO, timeout=300)
+                           cwd=REPO, timeout=900)
     assert graph.returncode == 0, graph.stderr
     rows = [r for r in json.loads(graph.stdout.strip().splitlines()[-1]) if r.get("model")]
     assert rows and all("served by concilio serve (pid " in r["note"] for r in rows)
