@@ -23,8 +23,9 @@ from agents.roles.team import Team, team_for
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
-from memory.checkpoints import sqlite_checkpointer
+from memory.checkpoints import db_location, sqlite_checkpointer
 from memory.store import sqlite_store
+from memory.turns import turn_lock
 
 
 def preflight(team: Team) -> None:
@@ -49,7 +50,8 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     preflight(team)
     thread_id = thread_id or uuid.uuid4().hex[:12]
     config = {"configurable": {"thread_id": thread_id}}
-    with sqlite_checkpointer(db) as saver, sqlite_store(db) as store:
+    # One turn at a time per thread (memory/turns.py): a second process waits, then reads the thread anew.
+    with turn_lock(db_location(db), thread_id), sqlite_checkpointer(db) as saver, sqlite_store(db) as store:
         graph = build_graph(checkpointer=saver, store=store)
         pending = graph.get_state(config)
         # The same question on a turn that stopped part-way (a crash, a model error): carry on from the
