@@ -143,7 +143,7 @@ def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
     """Apply the steps this database lacks, in order, each with its user_version in one transaction; convert
     the steps a file from before user_version recorded; refuse a file written by a newer concilio."""
     run, exists = _legacy(conn)
-    legacy = legacy_steps.verdict(legacy_steps.read(run, exists), [name for name, _ in MIGRATIONS])
+    legacy = legacy_steps.verdict(legacy_steps.read(run, exists), legacy_steps.THREADS)
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     if legacy.unknown or version > len(MIGRATIONS):
         found = ", ".join(legacy.unknown) if legacy.unknown else f"user_version {version}"
@@ -166,7 +166,7 @@ def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
         if exists:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(f"PRAGMA user_version = {version + len(done)}")
-            legacy_steps.forget(run, exists, [name for name, _ in MIGRATIONS])
+            legacy_steps.forget(run, exists, legacy_steps.THREADS)
             conn.execute("COMMIT")
     finally:
         conn.isolation_level = ""
