@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import logging
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -117,9 +118,9 @@ def migrate(engine: sa.Engine) -> list[str]:
     """`alembic upgrade head` on `engine`: the revisions this database lacks, in order. A pre-Alembic ledger is
     stamped first; a database stamped with (or carrying old steps of) a newer concilio is refused. Returns
     the revisions applied now."""
-    from alembic import command
+    with _quiet("alembic"), engine.begin() as conn:
+        from alembic import command  # its import logs its plugins at INFO
 
-    with engine.begin() as conn:
         config, scripts = _alembic(conn)
         known = {rev.revision for rev in scripts.walk_revisions()}
         current = _current(conn)
@@ -139,6 +140,18 @@ def migrate(engine: sa.Engine) -> list[str]:
         start = order.index(current[0]) + 1 if current else 0
         command.upgrade(config, "head")
     return order[start:]
+
+
+@contextlib.contextmanager
+def _quiet(name: str):
+    """Alembic's INFO lines (plugins, "Running upgrade") stay out of the CLI's stderr; warnings still show."""
+    logger = logging.getLogger(name)
+    before = logger.level
+    logger.setLevel(max(before, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(before)
 
 
 def _run(conn: sa.Connection):

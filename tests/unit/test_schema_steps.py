@@ -4,7 +4,10 @@ by the old shared `concilio_migrations` table are converted, and the two can liv
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy as sa
@@ -20,7 +23,7 @@ from memory import ledger, legacy_steps
 from memory.checkpoints import DatabaseError, sqlite_checkpointer
 from memory.ledger import Ledger, LedgerError
 from memory.stats import collect
-from tests.conftest import fake_profile
+from tests.conftest import REPO, fake_profile
 
 
 def _turn(db, question: str, thread: str = "t") -> dict:
@@ -59,6 +62,14 @@ def test_the_ledger_revisions_make_exactly_the_tables_the_code_uses(tmp_path):
         context = MigrationContext.configure(conn, opts={"version_table": mine,
                                                          "include_name": lambda name, kind, _: name != mine})
         assert compare_metadata(context, ledger.metadata) == []
+
+
+def test_migrating_says_nothing_on_a_healthy_database(tmp_path):
+    code = ("import logging, sys; logging.basicConfig(level=logging.INFO); from memory import ledger; "
+            "print(ledger.migrate(ledger.make_engine(sys.argv[1])))")  # as the CLI logs: INFO to stderr
+    done = subprocess.run([sys.executable, "-c", code, f"sqlite:///{tmp_path / 'l.sqlite'}"], capture_output=True,
+                          text=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "['0001']", "")
 
 
 def _old_ledger(path, steps=("0001_tables",)) -> str:
