@@ -139,6 +139,18 @@ def _legacy(conn: sqlite3.Connection) -> tuple[legacy_steps.Run, bool]:
     return run, exists
 
 
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on a connection in autocommit mode: committed, or rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")  # a failed step leaves the database as it was
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
     """Apply the steps this database lacks, in order, each with its user_version in one transaction; convert
     the steps a file from before user_version recorded; refuse a file written by a newer concilio."""
@@ -151,25 +163,21 @@ def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
                             "upgrade concilio, or " + FIX)
     version = max(version, len(legacy.applied))
     done = []
-    conn.isolation_level = None  # explicit transactions: DDL and the version in one step
+    mode, conn.isolation_level = conn.isolation_level, None  # explicit transactions: a step and its version
     try:
         for number, (name, step) in enumerate(MIGRATIONS[version:], start=version + 1):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
+            with _transaction(conn):  # holds the write lock: another process opening the file waits here
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    continue  # that other process applied it first
                 step(conn)
                 conn.execute(f"PRAGMA user_version = {number}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")  # a failed step leaves the database as it was
-                raise
             done.append(name)
         if exists:
-            conn.execute("BEGIN IMMEDIATE")
-            conn.execute(f"PRAGMA user_version = {version + len(done)}")
-            legacy_steps.forget(run, exists, legacy_steps.THREADS)
-            conn.execute("COMMIT")
+            with _transaction(conn):
+                conn.execute(f"PRAGMA user_version = {max(version, len(MIGRATIONS))}")
+                legacy_steps.forget(run, exists, legacy_steps.THREADS)
     finally:
-        conn.isolation_level = ""
+        conn.isolation_level = mode
     return done
 
 
