@@ -59,6 +59,8 @@ class Settings(BaseSettings):
     ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger, or `off` (default: SQLite "
                                                       "in the data folder)")
     ledger_timeout: float = Field(5.0, gt=0, description="seconds a ledger write waits for a locked database")
+    turn_timeout: float = Field(900.0, gt=0, description="seconds a question waits while another process answers "
+                                                         "on the same thread")
 
     # --- the GPU slot (agents/slot/) ---
     slot_budget: str = Field("single", description="single, models:N, or a memory budget such as 6GB")
@@ -96,7 +98,7 @@ class Settings(BaseSettings):
     def _int(cls, value: object) -> int:
         return int(value)  # type: ignore[call-overload]  # Python's own message: "invalid literal for int()"
 
-    @field_validator("db_timeout", "ledger_timeout", "slot_timeout", "keep_alive", mode="before")
+    @field_validator("db_timeout", "ledger_timeout", "turn_timeout", "slot_timeout", "keep_alive", mode="before")
     @classmethod
     def _float(cls, value: object) -> float:
         return float(value)  # type: ignore[arg-type]  # "could not convert string to float"

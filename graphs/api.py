@@ -25,8 +25,9 @@ from agents.roles.team import Team, team_for
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
-from memory.checkpoints import sqlite_checkpointer
+from memory.checkpoints import db_location, sqlite_checkpointer
 from memory.store import sqlite_store
+from memory.turns import turn_lock
 
 
 def preflight(team: Team) -> None:
@@ -78,7 +79,9 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
     """
     config = {"configurable": {"thread_id": thread_id}}
     with contextlib.ExitStack() as stack:
-        saver = saver if saver is not None else stack.enter_context(sqlite_checkpointer(db))
+        if saver is None:  # a stored thread: one turn at a time (memory/turns.py); a second process waits
+            stack.enter_context(turn_lock(db_location(db), thread_id))
+            saver = stack.enter_context(sqlite_checkpointer(db))
         store = stack.enter_context(sqlite_store(db))
         graph = build_graph(checkpointer=saver, store=store)
         pending = graph.get_state(config)

@@ -37,6 +37,8 @@ class LedgerCollector:
                        [((), health["count"])])
         yield _gauge("concilio_ledger_spooled_records", "Records waiting to be written to the ledger",
                      [((), health["spooled"])])
+        yield _gauge("concilio_ledger_quarantined_records", "Records moved aside because they can't be written",
+                     [((), health["quarantined"])])
         try:
             yield from self._from_ledger(ledger)
         except LedgerError:

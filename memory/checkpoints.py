@@ -5,14 +5,16 @@ notebooks open one here and pass it to `build_graph(checkpointer=...)`.
 
 Opening checks, before anything is written: the file is a SQLite database, it is writable and not
 locked by another process, and it was not written by a newer concilio. concilio's own schema changes are
-an ordered list of named migrations, recorded in the database as they are applied (LangGraph migrates
-its checkpoint tables itself in `setup()`).
+an ordered list of named steps; SQLite's `PRAGMA user_version` says how many are applied (LangGraph migrates
+its checkpoint tables itself in `setup()`). A file from before user_version has its steps in a
+`concilio_migrations` table (memory/legacy_steps.py): they are read and converted. An SQLite failure while
+the database is in use (a full disk, say) is a `DatabaseError` naming the file and the fix too (sqlite_problem).
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
+import os
 import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,6 +23,7 @@ from typing import TypeVar
 from agents.errors import ConcilioError
 from agents.paths import data_dir
 from agents.settings import settings
+from memory import legacy_steps
 
 T = TypeVar("T")
 
@@ -59,6 +62,47 @@ def _connect(db: str | Path) -> sqlite3.Connection:
     return sqlite3.connect(str(db), check_same_thread=False, timeout=timeout, uri=uri)
 
 
+def read_only_mount(path: Path) -> bool:
+    """True when `path` (or the nearest folder above it that exists) is on a read-only file system."""
+    for place in (path, *path.parents):
+        try:
+            return bool(os.statvfs(place).f_flag & os.ST_RDONLY)
+        except OSError:
+            continue
+    return False
+
+
+def sqlite_problem(text: str, read_only: bool = False) -> tuple[str, str]:
+    """(problem, fix) for an SQLite error message; `read_only`: the file's folder is on a read-only mount
+    (SQLite then says only "unable to open database file", as it can't make its journal). Pure."""
+    if "not a database" in text:
+        return "is not a SQLite database", FIX
+    if read_only or "readonly" in text or "read-only" in text:
+        return "is read-only", "check the file's permissions and the mount, or " + FIX
+    if "locked" in text or "busy" in text:
+        return "is locked by another process", "wait for the other concilio to finish and try again"
+    if "disk is full" in text or "database or disk is full" in text:
+        return ("can't grow: the disk is full (earlier turns are kept)",
+                "free space on that disk and ask again, or " + FIX)
+    if "unable to open" in text:
+        return f"can't be opened ({text})", FIX
+    return text, FIX
+
+
+def _location_path(db: object) -> Path | None:
+    text = str(db)
+    if text.startswith("file:"):
+        text = text[5:].split("?", 1)[0]
+    return Path(text) if text and text != ":memory:" else None
+
+
+def database_error(db: object, exc: sqlite3.Error) -> DatabaseError:
+    """The `DatabaseError` for an SQLite failure on `db`, read-only mounts named as such."""
+    path = _location_path(db)
+    problem, fix = sqlite_problem(str(exc), read_only=path is not None and read_only_mount(path))
+    return DatabaseError(db, problem, fix)
+
+
 def _check_writable(conn: sqlite3.Connection, db: object) -> None:
     try:
         version = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -68,15 +112,7 @@ def _check_writable(conn: sqlite3.Connection, db: object) -> None:
         finally:
             conn.execute("ROLLBACK")
     except sqlite3.DatabaseError as exc:
-        text = str(exc)
-        if "not a database" in text:
-            raise DatabaseError(db, "is not a SQLite database") from None
-        if "readonly" in text or "read-only" in text:
-            raise DatabaseError(db, "is read-only", "check the file's permissions, or " + FIX) from None
-        if "locked" in text:
-            raise DatabaseError(db, "is locked by another process",
-                                "wait for the other concilio to finish and try again") from None
-        raise DatabaseError(db, text) from None
+        raise database_error(db, exc) from None
 
 
 def open_checked(path: str | Path | None) -> tuple[str | Path, sqlite3.Connection]:
@@ -95,23 +131,53 @@ def open_checked(path: str | Path | None) -> tuple[str | Path, sqlite3.Connectio
     return db, conn
 
 
+def _legacy(conn: sqlite3.Connection) -> tuple[legacy_steps.Run, bool]:
+    def run(sql: str) -> list[tuple]:
+        return conn.execute(sql).fetchall()
+
+    exists = bool(run(f"SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '{legacy_steps.TABLE}'"))
+    return run, exists
+
+
+@contextlib.contextmanager
+def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
+    """One write transaction on a connection in autocommit mode: committed, or rolled back on any error."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        yield
+    except BaseException:
+        conn.execute("ROLLBACK")  # a failed step leaves the database as it was
+        raise
+    conn.execute("COMMIT")
+
+
 def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
-    """Apply the migrations this database lacks, in order; refuse one written by a newer concilio."""
-    with conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS concilio_migrations (name TEXT PRIMARY KEY, applied_at TEXT)")
-    applied = {row[0] for row in conn.execute("SELECT name FROM concilio_migrations")}
-    unknown = sorted(applied - {name for name, _ in MIGRATIONS})
-    if unknown:
-        raise DatabaseError(db, f"was written by a newer concilio (migrations {', '.join(unknown)})",
+    """Apply the steps this database lacks, in order, each with its user_version in one transaction; convert
+    the steps a file from before user_version recorded; refuse a file written by a newer concilio."""
+    run, exists = _legacy(conn)
+    legacy = legacy_steps.verdict(legacy_steps.read(run, exists), legacy_steps.THREADS)
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    if legacy.unknown or version > len(MIGRATIONS):
+        found = ", ".join(legacy.unknown) if legacy.unknown else f"user_version {version}"
+        raise DatabaseError(db, f"was written by a newer concilio (migrations {found})",
                             "upgrade concilio, or " + FIX)
+    version = max(version, len(legacy.applied))
     done = []
-    for name, step in MIGRATIONS:
-        if name not in applied:
-            with conn:  # one transaction per step: a failed step leaves the database as it was
+    mode, conn.isolation_level = conn.isolation_level, None  # explicit transactions: a step and its version
+    try:
+        for number, (name, step) in enumerate(MIGRATIONS[version:], start=version + 1):
+            with _transaction(conn):  # holds the write lock: another process opening the file waits here
+                if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
+                    continue  # that other process applied it first
                 step(conn)
-                conn.execute("INSERT INTO concilio_migrations VALUES (?, ?)",
-                             (name, dt.datetime.now(dt.timezone.utc).isoformat()))
+                conn.execute(f"PRAGMA user_version = {number}")
             done.append(name)
+        if exists:
+            with _transaction(conn):
+                conn.execute(f"PRAGMA user_version = {max(version, len(MIGRATIONS))}")
+                legacy_steps.forget(run, exists, legacy_steps.THREADS)
+    finally:
+        conn.isolation_level = mode
     return done
 
 
@@ -124,8 +190,11 @@ def opened(path: str | Path | None, prepare: Callable[[sqlite3.Connection, Path]
         try:
             prepared = prepare(conn, db)
         except sqlite3.Error as exc:
-            raise DatabaseError(db, str(exc)) from None
-        yield prepared
+            raise database_error(db, exc) from None
+        try:
+            yield prepared
+        except sqlite3.OperationalError as exc:  # while in use: a full disk, a lock that outlasted the timeout
+            raise database_error(db, exc) from exc
     finally:
         conn.close()
 

@@ -1,4 +1,4 @@
-"""Effectiveness per model × domain, read from the ledger (memory/ledger.py): what `concilio stats` prints
+"""Effectiveness per model × domain, read from the ledger (memory/ledger/): what `concilio stats` prints
 and what notebooks call.
 
     from memory.stats import collect

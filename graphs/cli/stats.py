@@ -33,8 +33,13 @@ def stats_text(report: dict) -> str:
     tail = f"ledger {health['url']}: {health['count']} failed writes"
     if health["count"]:
         tail += f" (last {health['last_at']}: {health['last_error']})"
-    tail += f", {health['spooled']} records waiting to be written"
+    tail += f", {health['spooled']} records waiting to be written" + _quarantined(health)
     return "\n".join([*head, "", table(rows) if len(rows) > 1 else "no runs recorded yet", "", tail])
+
+
+def _quarantined(health: dict) -> str:
+    n = health.get("quarantined") or 0
+    return f", {n} records quarantined (unwritable by themselves: {health['quarantine']})" if n else ""
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
@@ -48,7 +53,7 @@ def cmd_stats(args: argparse.Namespace) -> int:
             print(json.dumps({"error": str(exc), "ledger": health}))
         else:
             print(f"error: {exc}\nledger: {health['count']} failed writes (last: {health['last_error']}), "
-                  f"{health['spooled']} records waiting to be written")
+                  f"{health['spooled']} records waiting to be written" + _quarantined(health))
         return 1
     print(json.dumps(report, ensure_ascii=False, default=str) if args.json else stats_text(report))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 import sqlite3
 
 import pytest
@@ -30,13 +31,30 @@ def _count(url: str, table: str) -> int:
 
 
 # --- schema steps ---------------------------------------------------------------------------------------------
+def _versions(conn) -> list[str]:
+    return list(conn.exec_driver_sql(f"SELECT version_num FROM {ledger.schema.VERSION_TABLE}").scalars())
+
+
 def test_schema_steps_are_applied_once_in_order_and_recorded(tmp_path):
     engine = ledger.make_engine(f"sqlite:///{tmp_path / 'l.sqlite'}")
-    assert ledger.migrate(engine) == ["0001_tables"]
+    assert ledger.migrate(engine) == ["0001"]
     assert ledger.migrate(engine) == []
     with engine.connect() as conn:
-        assert list(conn.scalars(sa.select(ledger.applied_steps.c.name))) == ["0001_tables"]
+        assert _versions(conn) == ["0001"]
         assert {"runs", "node_runs", "reviews", "feedback"} <= set(sa.inspect(conn).get_table_names())
+
+
+NOTES = """
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0002"
+down_revision = "0001"
+
+
+def upgrade():
+    op.add_column("runs", sa.Column("notes", sa.Text))
+"""
 
 
 def test_a_new_step_runs_on_an_old_ledger_and_keeps_its_rows(tmp_path, monkeypatch):
@@ -44,11 +62,11 @@ def test_a_new_step_runs_on_an_old_ledger_and_keeps_its_rows(tmp_path, monkeypat
     old = Ledger(url)
     assert old.write([_run_record("t", 1)])
 
-    def add_notes(conn):
-        conn.execute(sa.text("ALTER TABLE runs ADD COLUMN notes TEXT"))
-
-    monkeypatch.setattr(ledger, "MIGRATIONS", [*ledger.MIGRATIONS, ("0002_notes", add_notes)])
-    assert ledger.migrate(ledger.make_engine(url)) == ["0002_notes"]
+    scripts = tmp_path / "migrations"
+    shutil.copytree(ledger.schema.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
+    (scripts / "versions" / "0002_notes.py").write_text(NOTES, "utf-8")
+    monkeypatch.setattr(ledger.schema, "SCRIPTS", scripts)
+    assert ledger.migrate(ledger.make_engine(url)) == ["0002"]
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("SELECT thread_id, notes FROM runs")).all() == [("t", None)]
 
@@ -58,7 +76,7 @@ def test_a_ledger_from_a_newer_concilio_is_refused_with_the_reason(tmp_path):
     engine = ledger.make_engine(url)
     ledger.migrate(engine)
     with engine.begin() as conn:
-        conn.execute(ledger.applied_steps.insert().values(name="0099_future", applied_at=T0))
+        conn.exec_driver_sql(f"UPDATE {ledger.schema.VERSION_TABLE} SET version_num = '0099_future'")
     with pytest.raises(LedgerError, match="newer concilio.*0099_future"):
         ledger.migrate(engine)
     assert not Ledger(url).write([_run_record("t", 1)])  # counted and spooled, not raised
@@ -68,20 +86,19 @@ def test_a_ledger_from_a_newer_concilio_is_refused_with_the_reason(tmp_path):
 
 def test_replaying_the_spool_keeps_a_record_another_process_spooled_meanwhile(tmp_path, monkeypatch):
     url = f"sqlite:///{tmp_path / 'l.sqlite'}"
-    spool = ledger._side_path(url, "spool.jsonl")
     waiting, new, elsewhere = _run_record("a", 1), _run_record("b", 1), _run_record("c", 1)
-    Ledger(url)._failed(RuntimeError("was down"), [waiting], spool)  # a run that waits in the spool
-    insert = ledger._insert
+    Ledger(url)._failed(RuntimeError("was down"), [waiting])  # a run that waits in the spool
+    insert = ledger.records.insert
 
     def insert_while_another_process_fails(conn, record):
         if record["id"] == waiting["id"]:
-            Ledger(url)._failed(RuntimeError("locked there"), [elsewhere], spool)
+            Ledger(url)._failed(RuntimeError("locked there"), [elsewhere])
         insert(conn, record)
 
-    monkeypatch.setattr(ledger, "_insert", insert_while_another_process_fails)
+    monkeypatch.setattr(ledger.records, "insert", insert_while_another_process_fails)
     writer = Ledger(url)
     assert writer.write([new])
-    assert [r["id"] for r in ledger._read_spool(spool)] == [elsewhere["id"]]  # not wiped by the replay
+    assert [r["id"] for r in ledger.spool.read(url)] == [elsewhere["id"]]  # not wiped by the replay
     with writer.connect() as conn:
         assert set(conn.scalars(sa.select(ledger.runs.c.id))) == {waiting["id"], new["id"]}
 
@@ -155,7 +172,7 @@ def test_a_full_database_costs_no_answer_and_the_failure_is_counted(profile, tmp
     pages = sqlite3.connect(path).execute("PRAGMA page_count").fetchone()[0]
     full = ledger.make_engine(url)
     sa.event.listen(full, "connect", lambda c, _: c.execute(f"PRAGMA max_page_count = {pages}"))
-    monkeypatch.setitem(ledger._ledgers, url, Ledger(url, engine=full))
+    monkeypatch.setitem(ledger.writer._ledgers, url, Ledger(url, engine=full))
     result = ask("Explain " + "the mutex and the semaphore " * 300, profile=profile, thread_id="big")
     assert result["answer"]
     assert ledger.default().flush()
