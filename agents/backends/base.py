@@ -1,17 +1,15 @@
 """One small interface every backend implements: messages in, text (or a token stream) out.
 
-A backend subclasses `ChatModel`, declares its capabilities as class attributes, and implements two
+A backend subclasses `ChatModel`, names itself in the class attribute `backend`, and implements two
 methods: `complete()` and `close()`. Constructing a ChatModel loads the weights, so only the GPU slot
 constructs them (see agents/slot/slot.py).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -50,8 +48,6 @@ TokenCallback = Callable[[str], bool | None]  # return False to stop generating
 
 class ChatModel(ABC):
     backend: ClassVar[str]
-    can_stream: ClassVar[bool] = True
-    supports_gpu: ClassVar[bool] = False
 
     @abstractmethod
     def complete(self, messages: Sequence[Message], params: GenParams,
@@ -61,30 +57,6 @@ class ChatModel(ABC):
     @abstractmethod
     def close(self) -> None:
         """Free the weights (idempotent)."""
-
-    def stream(self, messages: Sequence[Message], params: GenParams) -> Iterator[str]:
-        """Token stream built on `complete()`; an exception in the model is re-raised in the consumer."""
-        pieces: queue.Queue[object] = queue.Queue()
-        done = object()
-        cancelled = threading.Event()
-
-        def run() -> None:
-            try:
-                self.complete(messages, params, lambda tok: (pieces.put(tok), not cancelled.is_set())[1])
-                pieces.put(done)
-            except BaseException as exc:  # handed to the consumer thread
-                pieces.put(exc)
-
-        worker = threading.Thread(target=run, daemon=True, name=f"{self.backend}-stream")
-        worker.start()
-        try:
-            while (item := pieces.get()) is not done:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item  # type: ignore[misc]
-        finally:
-            cancelled.set()
-            worker.join()
 
 
 @dataclass

@@ -29,8 +29,6 @@ class FakeModelError(RuntimeError):
 
 class FakeChatModel(ChatModel):
     backend = "fake"
-    can_stream = True
-    supports_gpu = False
     events: ClassVar[list[tuple[str, str]]] = []
     calls: ClassVar[list[tuple[str, list[Message]]]] = []  # (model name, messages it was given)
     _events_lock: ClassVar[threading.Lock] = threading.Lock()

@@ -72,8 +72,6 @@ def _gpt4all_class():
 
 class Gpt4AllChatModel(ChatModel):
     backend = "gpt4all"
-    can_stream = True
-    supports_gpu = True
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec

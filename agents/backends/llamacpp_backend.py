@@ -75,8 +75,6 @@ def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
 
 class LlamaCppChatModel(ChatModel):
     backend = "llamacpp"
-    can_stream = True
-    supports_gpu = True
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec

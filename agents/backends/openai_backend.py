@@ -75,8 +75,6 @@ def _options(spec: ModelSpec) -> dict:
 
 class OpenAICompatibleModel(ChatModel):
     backend = "openai"
-    can_stream = True
-    supports_gpu = False  # the server decides
 
     def __init__(self, spec: ModelSpec) -> None:
         opts = _options(spec)

@@ -167,10 +167,6 @@ def analyze(team: Team, question: str, *, previous_language: str | None = None,
     return Analysis(domain, 0.5 + 0.5 * decision.scores.get(domain, 0.0), "llm", lang, level, row, decision.scores)
 
 
-def general_prompt(lang: str) -> str:
-    return GENERAL_PROMPTS[lang]
-
-
 def can_skip_integration(*, draft_role: str, verdict: str, draft_language: str | None, lang: str) -> str | None:
     """Why integration has nothing to add (the reason, for the trace), or None when it must run."""
     if draft_role == "orchestrator" and verdict == "ok" and draft_language == lang:

@@ -43,7 +43,6 @@ class Lease:
     spec: ModelSpec
     load_seconds: float = 0.0
     unload_seconds: float = 0.0
-    waited_seconds: float = 0.0
     swapped: bool = False  # a load happened for this lease
     evicted: list[str] = field(default_factory=list)
     note: str = ""  # e.g. "needs 9000 MB, over the GPU budget: running on cpu"
@@ -198,7 +197,6 @@ class GpuSlot:
             raise SlotTimeoutError(spec.name, time.perf_counter() - start) from None
         try:
             lease = self.ensure_ready(spec)
-            lease.waited_seconds = time.perf_counter() - start - lease.load_seconds - lease.unload_seconds
             try:
                 yield lease
             except BaseException:
