@@ -11,9 +11,51 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
+from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import Self, TypedDict  # pydantic (Studio schemas) needs it before 3.12
+
+from agents.errors import BackendError
+
+if TYPE_CHECKING:
+    from agents.models.profiles import ModelSpec
+
+
+class BackendOptions(BaseModel):
+    """A backend's `options` table, typed. Each backend subclasses it beside its loader; unknown keys are
+    refused. `devices` are the `device` values the backend accepts (besides names starting with a prefix in
+    `device_prefixes`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    devices: ClassVar[tuple[str, ...]] = ("auto", "cpu", "gpu")
+    device_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def accepts_device(cls, device: str) -> bool:
+        return device in cls.devices or any(device.startswith(p) and device != p for p in cls.device_prefixes)
+
+    @classmethod
+    def of(cls, spec: ModelSpec) -> Self:
+        """The spec's options, checked (profiles are checked when they load; this catches specs built in code)."""
+        try:
+            return cls.model_validate(dict(spec.options))
+        except ValidationError as exc:
+            raise BackendError(f"model {spec.name}: {'; '.join(option_problems(exc))}") from None
+
+
+def option_problems(exc: ValidationError) -> list[str]:
+    """One line per bad option: its name, what is wrong and the value given (never a traceback)."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown option {where!r}")
+        elif where:
+            lines.append(f"option {where} = {err['input']!r}: {err['msg']}")
+        else:
+            lines.append(err["msg"].removeprefix("Value error, "))
+    return lines
 
 
 class Message(TypedDict):
