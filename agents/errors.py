@@ -44,7 +44,13 @@ class UnknownProfileError(ProfileError):
     exit_code = 2
 
 
-class RoleConfigError(ProfileError):
+class ConfigFileError(ProfileError):
+    """A config file that is missing, not TOML, or names an unknown role or base profile."""
+
+    exit_code = 2
+
+
+class RoleConfigError(ConfigFileError):
     """`[roles.<role>]` settings in a config file that can't be used; raised when the profile loads, before
     anything is written. The message names the role, the setting, the value, what it may be and the file."""
 

@@ -16,7 +16,7 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from agents.errors import ProfileError, RoleConfigError, UnknownProfileError
+from agents.errors import ConfigFileError, ProfileError, RoleConfigError, UnknownProfileError
 from agents.models import role_config
 from agents.models.gguf_file import GGUF_MAGIC
 from agents.paths import config_file, gpt4all_dirs
@@ -191,20 +191,22 @@ def from_config(path: Path, *, fetch: bool = True) -> Profile:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ProfileError(f"config file {path} not found") from None
+        raise ConfigFileError(f"config file {path} not found") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"config file {path} is not valid TOML: {exc}") from None
+        raise ConfigFileError(f"config file {path} is not valid TOML: {exc}") from None
     base_name = data.get("profile", "embedded")
     routing_setting = data.get("model_routing")
     if routing_setting is not None and not isinstance(routing_setting, bool):
-        raise ProfileError(f"{path}: model_routing must be true or false")
+        raise ConfigFileError(f"{path}: model_routing must be true or false")
     if base_name not in ("embedded", "gpt4all-seed"):
-        raise ProfileError(f"{path}: profile must be 'embedded' or 'gpt4all-seed', not {base_name!r}")
+        raise ConfigFileError(f"{path}: profile must be 'embedded' or 'gpt4all-seed', not {base_name!r}")
     base = embedded(fetch=False) if base_name == "embedded" else gpt4all_seed(require=False)
     overrides = data.get("roles", {})
+    if not isinstance(overrides, dict):
+        raise ConfigFileError(f"{path}: roles = {overrides!r} can't be used: write one [roles.<role>] table a role")
     unknown = set(overrides) - set(ROLES)
     if unknown:
-        raise ProfileError(f"{path}: unknown role(s) {', '.join(sorted(unknown))}; roles are {', '.join(ROLES)}")
+        raise ConfigFileError(f"{path}: unknown role(s) {', '.join(sorted(unknown))}; roles are {', '.join(ROLES)}")
     roles = []
     for spec in base.roles:
         table = overrides.get(spec.role, {})

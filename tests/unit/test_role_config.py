@@ -124,6 +124,21 @@ def test_concilio_ask_with_a_bad_config_writes_nothing(tmp_path, capsys, monkeyp
     assert not (folder / LEDGER_NAME).exists()
 
 
+@pytest.mark.parametrize("text, message", [
+    ("[roles.judge]\npath = 'x.gguf'\n", "unknown role(s) judge"),
+    ("[roles.legal\n", "is not valid TOML"),
+    ("profile = 'cloud'\n", "profile must be 'embedded' or 'gpt4all-seed', not 'cloud'"),
+    ("roles = 3\n", "roles = 3 can't be used"),
+    ("[roles]\nlegal = 3\n", "roles.legal = 3 can't be used: it must be a table"),
+])
+def test_concilio_models_reports_any_unusable_config_file_with_exit_2(tmp_path, capsys, text, message):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(text, "utf-8")
+    assert main(["models", "--profile", str(cfg)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and message in err and str(cfg) in err and "Traceback" not in err
+
+
 @pytest.mark.parametrize("value", ["nope", "embeded"])
 def test_an_unknown_concilio_profile_is_refused_with_its_name(monkeypatch, capsys, value):
     monkeypatch.setenv("CONCILIO_PROFILE", value)
