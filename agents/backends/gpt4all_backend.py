@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import re
 import sys
 import tempfile
@@ -82,8 +83,11 @@ class Gpt4AllOptions(BackendOptions):
     device_prefixes = ("cuda:", "kompute:")
 
 
-def auto_device(gpus: list[str]) -> str:
-    """The device "auto" means, from gpt4all's GPU list ("cuda:NVIDIA H200", "kompute:..."). Pure."""
+def auto_device(gpus: list[str], *, apple_silicon: bool = False) -> str:
+    """The device "auto" means, from gpt4all's GPU list ("cuda:NVIDIA H200", "kompute:..."); on Apple
+    silicon gpt4all's "gpu" is Metal, its own default there. Pure."""
+    if apple_silicon:
+        return "gpu"
     if any(g.startswith("cuda:") for g in gpus):
         return "cuda"
     return "gpu" if gpus else "cpu"
@@ -154,6 +158,8 @@ class Gpt4AllChatModel(ChatModel):
 
 
 def _auto(cls) -> str:
+    if sys.platform == "darwin":
+        return auto_device([], apple_silicon=platform.machine() == "arm64")
     try:
         with _quiet_stderr():
             gpus = cls.list_gpus()

@@ -95,13 +95,14 @@ def test_backends_check_the_options_of_a_spec_built_in_code(backend, options, pr
         options_model(backend).of(spec)
 
 
-@pytest.mark.parametrize("gpus, device", [
-    ([], "cpu"),
-    (["kompute:AMD Radeon RX 7900"], "gpu"),
-    (["kompute:NVIDIA H200", "cuda:NVIDIA H200"], "cuda"),
+@pytest.mark.parametrize("gpus, apple_silicon, device", [
+    ([], False, "cpu"),
+    (["kompute:AMD Radeon RX 7900"], False, "gpu"),
+    (["kompute:NVIDIA H200", "cuda:NVIDIA H200"], False, "cuda"),
+    ([], True, "gpu"),  # Metal
 ])
-def test_auto_device_takes_a_gpu_when_gpt4all_finds_one(gpus, device):
-    assert auto_device(gpus) == device
+def test_auto_device_takes_a_gpu_when_gpt4all_finds_one(gpus, apple_silicon, device):
+    assert auto_device(gpus, apple_silicon=apple_silicon) == device
 
 
 def test_concilio_models_reports_a_bad_config_without_a_traceback(tmp_path, capsys):
