@@ -40,6 +40,29 @@ class ProfileError(ConcilioError):
     """A profile or config file that can't be used as asked."""
 
 
+class UnknownProfileError(ProfileError):
+    exit_code = 2
+
+
+class ConfigFileError(ProfileError):
+    """A config file that is missing, not TOML, or names an unknown role or base profile."""
+
+    exit_code = 2
+
+
+class RoleConfigError(ConfigFileError):
+    """`[roles.<role>]` settings in a config file that can't be used; raised when the profile loads, before
+    anything is written. The message names the role, the setting, the value, what it may be and the file."""
+
+    exit_code = 2
+
+    def __init__(self, source: object, problems: list[str]) -> None:
+        self.source = str(source)
+        self.problems = problems
+        them = "it" if len(problems) == 1 else "them"
+        super().__init__(f"config file {self.source}: {'; '.join(problems)}. Fix {them} in {self.source}")
+
+
 class BackendError(ConcilioError):
     """A backend that can't be used (unknown name, missing optional package)."""
 

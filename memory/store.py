@@ -80,9 +80,5 @@ def record_feedback(store, thread_id: str, turn: int, verdict: str, domain: str 
                                                 "domain": domain, "at": now})
 
 
-def feedback(store) -> list[dict]:
-    return [item.value for item in store.search(FEEDBACK, limit=10_000)]
-
-
 def as_dicts(items: list[Memory]) -> list[dict]:
     return [asdict(m) for m in items]

@@ -1,21 +1,61 @@
 """One small interface every backend implements: messages in, text (or a token stream) out.
 
-A backend subclasses `ChatModel`, declares its capabilities as class attributes, and implements two
+A backend subclasses `ChatModel`, names itself in the class attribute `backend`, and implements two
 methods: `complete()` and `close()`. Constructing a ChatModel loads the weights, so only the GPU slot
 constructs them (see agents/slot/slot.py).
 """
 
 from __future__ import annotations
 
-import queue
-import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
-from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
+from pydantic import BaseModel, ConfigDict, ValidationError
+from typing_extensions import Self, TypedDict  # pydantic (Studio schemas) needs it before 3.12
+
+from agents.errors import BackendError
+
+if TYPE_CHECKING:
+    from agents.models.profiles import ModelSpec
+
+
+class BackendOptions(BaseModel):
+    """A backend's `options` table, typed. Each backend subclasses it beside its loader; unknown keys are
+    refused. `devices` are the `device` values the backend accepts (besides names starting with a prefix in
+    `device_prefixes`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    devices: ClassVar[tuple[str, ...]] = ("auto", "cpu", "gpu")
+    device_prefixes: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def accepts_device(cls, device: str) -> bool:
+        return device in cls.devices or any(device.startswith(p) and device != p for p in cls.device_prefixes)
+
+    @classmethod
+    def of(cls, spec: ModelSpec) -> Self:
+        """The spec's options, checked (profiles are checked when they load; this catches specs built in code)."""
+        try:
+            return cls.model_validate(dict(spec.options))
+        except ValidationError as exc:
+            raise BackendError(f"model {spec.name}: {'; '.join(option_problems(exc))}") from None
+
+
+def option_problems(exc: ValidationError) -> list[str]:
+    """One line per bad option: its name, what is wrong and the value given (never a traceback)."""
+    lines = []
+    for err in exc.errors():
+        where = ".".join(str(part) for part in err["loc"])
+        if err["type"] == "extra_forbidden":
+            lines.append(f"unknown option {where!r}")
+        elif where:
+            lines.append(f"option {where} = {err['input']!r}: {err['msg']}")
+        else:
+            lines.append(err["msg"].removeprefix("Value error, "))
+    return lines
 
 
 class Message(TypedDict):
@@ -50,8 +90,6 @@ TokenCallback = Callable[[str], bool | None]  # return False to stop generating
 
 class ChatModel(ABC):
     backend: ClassVar[str]
-    can_stream: ClassVar[bool] = True
-    supports_gpu: ClassVar[bool] = False
 
     @abstractmethod
     def complete(self, messages: Sequence[Message], params: GenParams,
@@ -61,30 +99,6 @@ class ChatModel(ABC):
     @abstractmethod
     def close(self) -> None:
         """Free the weights (idempotent)."""
-
-    def stream(self, messages: Sequence[Message], params: GenParams) -> Iterator[str]:
-        """Token stream built on `complete()`; an exception in the model is re-raised in the consumer."""
-        pieces: queue.Queue[object] = queue.Queue()
-        done = object()
-        cancelled = threading.Event()
-
-        def run() -> None:
-            try:
-                self.complete(messages, params, lambda tok: (pieces.put(tok), not cancelled.is_set())[1])
-                pieces.put(done)
-            except BaseException as exc:  # handed to the consumer thread
-                pieces.put(exc)
-
-        worker = threading.Thread(target=run, daemon=True, name=f"{self.backend}-stream")
-        worker.start()
-        try:
-            while (item := pieces.get()) is not done:
-                if isinstance(item, BaseException):
-                    raise item
-                yield item  # type: ignore[misc]
-        finally:
-            cancelled.set()
-            worker.join()
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """A deterministic scripted model, registered like any backend, for what a real model can't make
 reproducible: lock races, load failures, mid-generation crashes, slow loads.
 
-Knobs come from the model spec's `options` (so a TOML profile can use it too):
+Knobs come from the model spec's `options` (`FakeOptions`; a TOML profile can use them too):
   load_seconds, fail_load ("message"), fail_after_tokens (int), reply ("text" or "echo"), tokens_per_second,
   kill_process_on_load (SIGKILL this process when the model loads: a crash between two graph nodes).
 Every instance is recorded in `FakeChatModel.events` (load/close/complete, in order) so tests can
@@ -17,7 +17,17 @@ import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, ClassVar
 
-from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
+from pydantic import Field
+
+from agents.backends.base import (
+    BackendOptions,
+    ChatModel,
+    Completion,
+    GenParams,
+    Message,
+    TokenCallback,
+    timed_completion,
+)
 
 if TYPE_CHECKING:
     from agents.models.profiles import ModelSpec
@@ -27,10 +37,18 @@ class FakeModelError(RuntimeError):
     pass
 
 
+class FakeOptions(BackendOptions):
+    load_seconds: float = Field(0.0, ge=0)
+    fail_load: str | None = None  # the load fails with this message
+    fail_after_tokens: int | None = Field(None, ge=0)
+    reply: str = "echo"  # "echo": the last message, prefixed with the model's name
+    tokens_per_second: float | None = Field(None, gt=0)
+    kill_process_on_load: bool = False
+    size_mb: float = Field(0.0, ge=0)  # what the slot counts for it (it has no file)
+
+
 class FakeChatModel(ChatModel):
     backend = "fake"
-    can_stream = True
-    supports_gpu = False
     events: ClassVar[list[tuple[str, str]]] = []
     calls: ClassVar[list[tuple[str, list[Message]]]] = []  # (model name, messages it was given)
     _events_lock: ClassVar[threading.Lock] = threading.Lock()
@@ -41,14 +59,14 @@ class FakeChatModel(ChatModel):
         self.spec = spec
         self.device = "cpu"
         self.note = ""
-        opts = dict(spec.options)
+        opts = FakeOptions.of(spec)
         self._record("load-start")
-        if opts.get("kill_process_on_load"):
+        if opts.kill_process_on_load:
             os.kill(os.getpid(), signal.SIGKILL)
-        time.sleep(float(opts.get("load_seconds", 0)))
-        if opts.get("fail_load"):
+        time.sleep(opts.load_seconds)
+        if opts.fail_load:
             self._record("load-failed")
-            raise FakeModelError(str(opts["fail_load"]))
+            raise FakeModelError(opts.fail_load)
         self.opts = opts
         self.closed = False
         self._record("loaded")
@@ -76,15 +94,15 @@ class FakeChatModel(ChatModel):
         with self._events_lock:
             self.calls.append((self.spec.name, [dict(m) for m in messages]))
             scripted = self._queue.pop(0) if self._queue else None
-        reply = scripted if scripted is not None else str(self.opts.get("reply", "echo"))
+        reply = scripted if scripted is not None else self.opts.reply
         if reply == "echo":
             reply = f"[{self.spec.name}] " + messages[-1]["content"]
-        fail_after = self.opts.get("fail_after_tokens")
-        delay = 1.0 / float(self.opts["tokens_per_second"]) if self.opts.get("tokens_per_second") else 0.0
+        fail_after = self.opts.fail_after_tokens
+        delay = 1.0 / self.opts.tokens_per_second if self.opts.tokens_per_second else 0.0
 
         def generate(callback) -> int:
             for i, word in enumerate(reply.split(" ")):
-                if fail_after is not None and i >= int(fail_after):
+                if fail_after is not None and i >= fail_after:
                     raise FakeModelError(f"{self.spec.name} crashed after {i} tokens")
                 if delay:
                     time.sleep(delay)

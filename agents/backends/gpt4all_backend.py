@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import platform
 import re
 import sys
 import tempfile
@@ -22,7 +23,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from agents.backends import templates
-from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
+from agents.backends.base import (
+    BackendOptions,
+    ChatModel,
+    Completion,
+    GenParams,
+    Message,
+    TokenCallback,
+    timed_completion,
+)
 from agents.models.gguf_file import inspect
 from agents.settings import settings
 
@@ -32,8 +41,10 @@ if TYPE_CHECKING:
 _import_lock = threading.Lock()
 
 
-# Printed by gpt4all on the first load in a process on machines without CUDA: harmless, and alarming.
-_NOISE = re.compile(r"^Failed to load libllamamodel-.*(cuda|kompute).*$")
+# Printed by gpt4all on the first load (or GPU listing) in a process on machines without CUDA: harmless,
+# and alarming.
+_NOISE = re.compile(r"^(Failed to load libllamamodel-.*|constructGlobalLlama: could not find Llama implementation "
+                    r"for backend: .*)(cuda|kompute).*$")
 
 
 @contextlib.contextmanager
@@ -64,6 +75,24 @@ def _quiet_stderr():
                 sys.stderr.flush()
 
 
+class Gpt4AllOptions(BackendOptions):
+    """gpt4all takes no options. Devices: gpt4all's own names, "cuda:NAME"/"kompute:NAME" for one GPU, and
+    "auto" (a GPU when gpt4all finds one, else the CPU)."""
+
+    devices = ("auto", "cpu", "gpu", "cuda", "kompute", "amd", "nvidia", "intel")
+    device_prefixes = ("cuda:", "kompute:")
+
+
+def auto_device(gpus: list[str], *, apple_silicon: bool = False) -> str:
+    """The device "auto" means, from gpt4all's GPU list ("cuda:NVIDIA H200", "kompute:..."); on Apple
+    silicon gpt4all's "gpu" is Metal, its own default there. Pure."""
+    if apple_silicon:
+        return "gpu"
+    if any(g.startswith("cuda:") for g in gpus):
+        return "cuda"
+    return "gpu" if gpus else "cpu"
+
+
 def _gpt4all_class():
     with _import_lock, _quiet_stderr():
         from gpt4all import GPT4All
@@ -72,26 +101,25 @@ def _gpt4all_class():
 
 class Gpt4AllChatModel(ChatModel):
     backend = "gpt4all"
-    can_stream = True
-    supports_gpu = True
 
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.info = inspect(spec.path, fix=spec.fix)
         self.template = templates.resolve(spec.chat_template, self.info.chat_template, str(spec.path))
-        self.device = spec.device
+        Gpt4AllOptions.of(spec)
         self.note = ""
         cls = _gpt4all_class()
+        self.device = _auto(cls) if spec.device == "auto" else spec.device
         kwargs = dict(model_path=str(spec.path.parent), allow_download=False, n_ctx=spec.context_window,
                       n_threads=spec.threads, verbose=False)
         try:
             with _quiet_stderr():
-                self._model = cls(spec.path.name, device=spec.device, **kwargs)
+                self._model = cls(spec.path.name, device=self.device, **kwargs)
         except Exception as exc:
-            if spec.device in (None, "cpu"):
+            if self.device in (None, "cpu"):
                 raise
             # A GPU that is missing or too small: fall back to the CPU and say so in the trace.
-            self.note = f"{spec.device} load failed ({exc}); running on cpu"
+            self.note = f"{self.device} load failed ({exc}); running on cpu"
             self.device = "cpu"
             with _quiet_stderr():
                 self._model = cls(spec.path.name, device="cpu", **kwargs)
@@ -127,6 +155,17 @@ class Gpt4AllChatModel(ChatModel):
         model, self._model = getattr(self, "_model", None), None
         if model is not None:
             model.close()
+
+
+def _auto(cls) -> str:
+    if sys.platform == "darwin":
+        return auto_device([], apple_silicon=platform.machine() == "arm64")
+    try:
+        with _quiet_stderr():
+            gpus = cls.list_gpus()
+    except Exception:  # no GPU library at all: gpt4all raises ValueError
+        gpus = []
+    return auto_device(gpus)
 
 
 def load(spec: ModelSpec) -> Gpt4AllChatModel:

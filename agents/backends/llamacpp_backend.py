@@ -11,6 +11,8 @@ and the trace says why.
     path = "~/models/qwen2.5-coder-7b-instruct-q4_k_m.gguf"
     device = "gpu"            # all layers on the GPU; "cpu" (default) keeps them off
     options = { extra_buffers = true }   # llama.cpp's AMX/repacked CPU weights (off: see model_params)
+
+llama-cpp-python is imported when a model loads, so its options can be checked where it isn't installed.
 """
 
 from __future__ import annotations
@@ -21,16 +23,27 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
-import llama_cpp
-import llama_cpp.llama_cpp as llama_lib
-
-from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
+from agents.backends.base import (
+    BackendOptions,
+    ChatModel,
+    Completion,
+    GenParams,
+    Message,
+    TokenCallback,
+    timed_completion,
+)
 from agents.models.gguf_file import inspect
 
 if TYPE_CHECKING:
     from agents.models.profiles import ModelSpec
 
 _params_lock = threading.Lock()
+
+
+class LlamaCppOptions(BackendOptions):
+    devices = ("auto", "cpu", "gpu", "cuda", "metal", "vulkan")  # any but cpu: every layer offloaded
+
+    extra_buffers: bool = False  # llama.cpp's AMX/repacked CPU weights (off: see model_params)
 
 
 @contextlib.contextmanager
@@ -45,6 +58,8 @@ def model_params(*, extra_buffers: bool) -> Iterator[None]:
     if extra_buffers:
         yield
         return
+    import llama_cpp.llama_cpp as llama_lib
+
     with _params_lock:
         original = llama_lib.llama_model_default_params
 
@@ -65,9 +80,11 @@ CHAT_FORMATS = {"chatml": "chatml", "llama3": "llama-3", "alpaca": "alpaca", "ph
 
 
 def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
-    """(n_gpu_layers, trace note) for a role's device. Pure."""
+    """(n_gpu_layers, trace note) for a role's device; "auto" offloads when the build can, quietly. Pure."""
     if device in (None, "", "cpu"):
         return 0, ""
+    if device == "auto":
+        return (-1 if offload_supported else 0), ""
     if not offload_supported:
         return 0, f"device {device} asked, but llama-cpp-python was built without GPU offload; running on cpu"
     return -1, ""
@@ -75,17 +92,18 @@ def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
 
 class LlamaCppChatModel(ChatModel):
     backend = "llamacpp"
-    can_stream = True
-    supports_gpu = True
 
     def __init__(self, spec: ModelSpec) -> None:
+        import llama_cpp
+
         self.spec = spec
+        options = LlamaCppOptions.of(spec)
         inspect(spec.path, fix=spec.fix)  # a missing or broken file gets the same clear error as gpt4all's
         layers, self.note = gpu_layers(spec.device, bool(llama_cpp.llama_supports_gpu_offload()))
         chat_format = None if spec.chat_template == "gguf" else CHAT_FORMATS.get(spec.chat_template,
                                                                                    spec.chat_template)
-        with model_params(extra_buffers=bool(dict(spec.options).get("extra_buffers", False))):
-            self._llm: llama_cpp.Llama | None = llama_cpp.Llama(
+        with model_params(extra_buffers=options.extra_buffers):
+            self._llm = llama_cpp.Llama(
                 # llama-cpp-python's default is half the cores; gpt4all (the default backend) uses them all
                 model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads or os.cpu_count(),
                 n_gpu_layers=layers, chat_format=chat_format, verbose=False)

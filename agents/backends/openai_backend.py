@@ -26,12 +26,21 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import httpx
 from httpx_sse import SSEError, connect_sse
+from pydantic import Field, model_validator
 
-from agents.backends.base import ChatModel, Completion, GenParams, Message, TokenCallback, timed_completion
+from agents.backends.base import (
+    BackendOptions,
+    ChatModel,
+    Completion,
+    GenParams,
+    Message,
+    TokenCallback,
+    timed_completion,
+)
 from agents.errors import BackendError, BackendUnavailable
 
 if TYPE_CHECKING:
@@ -63,31 +72,43 @@ def attempt_plan(order: Sequence[str], retries: int) -> list[str]:
     return [order[i % len(order)] for i in range(retries + 1)] if order else []
 
 
-def _options(spec: ModelSpec) -> dict:
-    opts = dict(spec.options)
-    endpoints = opts.get("endpoints") or ([opts["base_url"]] if opts.get("base_url") else [])
-    if isinstance(endpoints, str):
-        endpoints = [endpoints]
-    if not endpoints:
-        raise BackendError(f"model {spec.name}: backend 'openai' needs options.base_url or options.endpoints")
-    return {**opts, "endpoints": [str(e).rstrip("/") for e in endpoints]}
+class OpenAIOptions(BackendOptions):
+    """Where the server is and how long to wait for it. The server decides the device."""
+
+    base_url: str | None = None
+    endpoints: tuple[str, ...] | str = ()  # several servers for one role, used in turn
+    model: str | None = None  # the model's name on the server (default: the role's `name`)
+    flavor: Literal["openai", "ollama"] = "openai"
+    timeout: float = Field(60.0, gt=0)  # seconds, across every attempt
+    retries: int = Field(2, ge=0, le=20)
+    cooldown: float = Field(30.0, ge=0)  # seconds a failing server is skipped
+    api_key_env: str | None = None  # the environment variable holding the key
+    size_mb: float = Field(0.0, ge=0)  # what the slot counts for the model (it runs elsewhere)
+
+    @model_validator(mode="after")
+    def _needs_a_server(self) -> OpenAIOptions:
+        if not self.urls():
+            raise ValueError("backend 'openai' needs options.base_url or options.endpoints")
+        return self
+
+    def urls(self) -> list[str]:
+        endpoints = self.endpoints or ((self.base_url,) if self.base_url else ())
+        return [str(e).rstrip("/") for e in ((endpoints,) if isinstance(endpoints, str) else endpoints)]
 
 
 class OpenAICompatibleModel(ChatModel):
     backend = "openai"
-    can_stream = True
-    supports_gpu = False  # the server decides
 
     def __init__(self, spec: ModelSpec) -> None:
-        opts = _options(spec)
+        opts = OpenAIOptions.of(spec)
         self.spec = spec
-        self.endpoints: list[str] = opts["endpoints"]
-        self.model = str(opts.get("model") or spec.name)
-        self.flavor = str(opts.get("flavor", "openai"))
-        self.timeout = float(opts.get("timeout", 60))
-        self.retries = int(opts.get("retries", 2))
-        self.cooldown = float(opts.get("cooldown", 30))
-        key = os.environ.get(str(opts["api_key_env"]), "") if opts.get("api_key_env") else ""
+        self.endpoints: list[str] = opts.urls()
+        self.model = opts.model or spec.name
+        self.flavor = opts.flavor
+        self.timeout = opts.timeout
+        self.retries = opts.retries
+        self.cooldown = opts.cooldown
+        key = os.environ.get(opts.api_key_env, "") if opts.api_key_env else ""
         self._client = httpx.Client(headers={"Authorization": f"Bearer {key}"} if key else {})
         self.note = ""
         healthy, problems = [], []

@@ -54,7 +54,8 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
     with open(path, "rb") as fh:
         magic = fh.read(4)
     if magic != GGUF_MAGIC:
-        raise ModelFileError(path, f"is not a GGUF file (starts with {magic!r}, expected {GGUF_MAGIC!r})", fix)
+        # never the bytes themselves: `path` may be any file the config names (a key, a password file)
+        raise ModelFileError(path, "is empty" if not magic else "is not a GGUF file (it lacks GGUF's signature)", fix)
     import gguf  # heavy-ish import (numpy): only when a model is actually checked
 
     try:

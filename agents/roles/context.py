@@ -42,17 +42,6 @@ def size(message: Message) -> int:
     return len(message["content"]) + len(message["role"]) + 2  # "role: content\n"
 
 
-def fit_newest(history: Sequence[Message], budget_chars: int) -> list[Message]:
-    """The most recent messages whose contents fit in `budget_chars`, in their original order."""
-    kept: list[Message] = []
-    for message in reversed(history):
-        budget_chars -= size(message)
-        if budget_chars < 0:
-            break
-        kept.append(message)
-    return kept[::-1]
-
-
 def _clip(text: str, limit: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"

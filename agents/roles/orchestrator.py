@@ -1,5 +1,5 @@
 """The orchestrator (Orca 2 in the seed's set): analyses each question, answers general ones itself,
-and integrates the final answer in the user's language.
+and integrates the final answer in the user's language. Its texts: agents/roles/prompts/orchestrator.toml.
 
 No LangGraph in here: plain functions taking a Team and returning data plus trace rows.
 """
@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from agents.backends import Message
 from agents.errors import EmptyQuestionError, QuestionTooLongError
+from agents.roles import prompts
 from agents.roles.team import Team, TraceEntry, join_notes, trace_row
 from agents.routing import classifier as router
 from agents.routing import language
@@ -21,41 +22,8 @@ from agents.settings import settings
 
 MAX_QUESTION_CHARS = 20_000
 
-GENERAL_PROMPTS = {
-    "en": "You are a helpful assistant. Answer the user's question in English, clearly and briefly.",
-    "es": "Eres un asistente útil. Responde a la pregunta del usuario en español, de forma clara y breve.",
-}
-
-# Few-shot routing prompt for when the classifier is unsure (both languages in the examples).
-ROUTER_SYSTEM = "Classify the question's domain as legal, technical or general. Answer with one word."
-ROUTER_SHOTS = (
-    ("Can my landlord evict me without notice?", "legal"),
-    ("How do I sort a list in Python?", "technical"),
-    ("What is the tallest mountain in the world?", "general"),
-    ("¿Puedo rescindir un contrato de trabajo?", "legal"),
-    ("¿Cómo instalo un paquete con pip?", "technical"),
-    ("¿Cuál es el río más largo de Europa?", "general"),
-)
 _DOMAIN_WORD = re.compile(r"\b(legal|technical|general|t[eé]cnic[oa]|jur[ií]dic[oa])\b", re.IGNORECASE)
 _SYNONYMS = {"tecnico": "technical", "tecnica": "technical", "juridico": "legal", "juridica": "legal"}
-
-# Integration is phrased as answering the question with the specialist's answer in hand: small models
-# asked to "rewrite a draft" tend to talk about the draft instead of answering.
-INTEGRATE_PROMPTS = {
-    "en": (
-        "You are a helpful assistant. Answer the user's question in English, clearly and briefly. "
-        "An expert wrote the answer below; use it.\n\nExpert answer:\n{draft}"
-    ),
-    "es": (
-        "Eres un asistente útil. Responde en español a la pregunta del usuario, de forma clara y breve. "
-        "Un experto escribió la respuesta de abajo; úsala.\n\nRespuesta del experto:\n{draft}"
-    ),
-}
-# Added only when the reviewer found something: a small model copies an empty "notes: -" line verbatim.
-INTEGRATE_NOTES = {
-    "en": "\n\nA reviewer found these problems; fix them in your answer: {notes}",
-    "es": "\n\nUn revisor encontró estos problemas; corrígelos en tu respuesta: {notes}",
-}
 
 
 # What the integrator proposes to remember across threads, from the user's own words (es/en).
@@ -92,8 +60,8 @@ def known_facts(memories: dict[str, str], lang: str) -> str:
     """The user's remembered facts as one line for a system prompt ('' when there are none)."""
     if not memories:
         return ""
-    header = {"en": "Known about the user", "es": "Datos conocidos del usuario"}[lang]
-    return f"{header}: " + "; ".join(f"{k}: {v}" for k, v in sorted(memories.items()))
+    return prompts.prompt("orchestrator", "known_facts", lang,
+                          facts="; ".join(f"{k}: {v}" for k, v in sorted(memories.items())))
 
 
 @dataclass
@@ -129,8 +97,9 @@ def parse_domain(text: str) -> str | None:
 
 def ask_model(team: Team, question: str) -> tuple[str | None, TraceEntry]:
     """The orchestrator model's one-word domain for `question` (None when its reply names none)."""
-    messages: list[Message] = [{"role": "system", "content": ROUTER_SYSTEM}]
-    for shot, label in ROUTER_SHOTS:
+    routing = prompts.load("orchestrator")["router"]  # one instruction, examples in both languages
+    messages: list[Message] = [{"role": "system", "content": routing["system"]}]
+    for shot, label in routing["shots"]:
         messages += [{"role": "user", "content": shot}, {"role": "assistant", "content": label}]
     messages.append({"role": "user", "content": router.clip(question)})
     reply = team.call("analyze", "orchestrator", messages, max_tokens=4, stop_on_loop=False)
@@ -167,10 +136,6 @@ def analyze(team: Team, question: str, *, previous_language: str | None = None,
     return Analysis(domain, 0.5 + 0.5 * decision.scores.get(domain, 0.0), "llm", lang, level, row, decision.scores)
 
 
-def general_prompt(lang: str) -> str:
-    return GENERAL_PROMPTS[lang]
-
-
 def can_skip_integration(*, draft_role: str, verdict: str, draft_language: str | None, lang: str) -> str | None:
     """Why integration has nothing to add (the reason, for the trace), or None when it must run."""
     if draft_role == "orchestrator" and verdict == "ok" and draft_language == lang:
@@ -181,9 +146,9 @@ def can_skip_integration(*, draft_role: str, verdict: str, draft_language: str |
 def integrate(team: Team, *, question: str, draft: str, notes: str, lang: str,
               prompt: str | None = None, facts: str = "") -> tuple[str, TraceEntry]:
     """The final answer in `lang`. Falls back to the draft when the rewrite is empty or in another language."""
-    system = (prompt or INTEGRATE_PROMPTS[lang]).replace("{draft}", draft)
+    system = prompts.fill(prompt or prompts.text("orchestrator", "integrate", lang), draft=draft)
     if notes:
-        system += INTEGRATE_NOTES[lang].format(notes=notes)
+        system += prompts.prompt("orchestrator", "integrate_notes", lang, notes=notes)
     if facts:
         system += "\n\n" + facts
     messages: list[Message] = [{"role": "system", "content": system}, {"role": "user", "content": question}]

@@ -2,7 +2,8 @@
 conversation for coherence and omissions, and returns a structured verdict.
 
 Cheap deterministic checks come first (empty draft, a draft that looped, wrong language); the model is
-then asked for a one-line verdict, `OK` or `REVISE: <what is wrong>`, which `parse_verdict` reads.
+then asked for a one-line verdict, `OK` or `REVISE: <what is wrong>`, which `parse_verdict` reads. Its texts:
+agents/roles/prompts/reviewer.toml.
 """
 
 from __future__ import annotations
@@ -13,22 +14,11 @@ from collections.abc import Sequence
 from typing_extensions import TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
 from agents.backends import Message
+from agents.roles import prompts
 from agents.roles.context import Fitted, char_budget, fit_context
 from agents.roles.team import Team, TraceEntry
 from agents.routing import language
 
-PROMPTS = {
-    "en": (
-        "You are a strict reviewer. Read the conversation, the user's new question and the draft answer. "
-        "If the draft answers the question and agrees with the conversation, reply exactly: OK\n"
-        "Otherwise reply: REVISE: followed by one sentence saying what is wrong or missing."
-    ),
-    "es": (
-        "Eres un revisor estricto. Lee la conversación, la nueva pregunta del usuario y el borrador. "
-        "Si el borrador responde a la pregunta y es coherente con la conversación, responde exactamente: OK\n"
-        "Si no, responde: REVISE: y una frase que diga qué falla o qué falta."
-    ),
-}
 CONTEXT_SHARE = 0.75  # the reviewer sees the thread up to this share of its window
 
 
@@ -79,10 +69,10 @@ def build_messages(lang: str, question: str, draft: str, history: Sequence[Messa
                    ) -> tuple[list[Message], Fitted]:
     budget = char_budget(context_window, CONTEXT_SHARE, reserved_chars=len(question) + len(draft))
     fitted = fit_context(history, summaries, budget)
-    thread = transcript(fitted) or "(no earlier turns)"
-    body = (f"Conversation so far / Conversación:\n{thread}\n\nNew question / Nueva pregunta:\n{question}\n\n"
-            f"Draft answer / Borrador:\n{draft}")
-    return [{"role": "system", "content": prompt or PROMPTS[lang]}, {"role": "user", "content": body}], fitted
+    thread = transcript(fitted) or prompts.text("reviewer", "no_history", lang)
+    body = prompts.prompt("reviewer", "body", lang, thread=thread, question=question, draft=draft)
+    system = prompt or prompts.text("reviewer", "system", lang)
+    return [{"role": "system", "content": system}, {"role": "user", "content": body}], fitted
 
 
 def review(team: Team, lang: str, question: str, draft: str, finish: str,

@@ -12,6 +12,7 @@ similar questions move as well. Loading, caching and storing corrections live in
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from dataclasses import dataclass
@@ -138,7 +139,7 @@ def _vectorizer():
 
 
 class Router:
-    """A fitted classifier plus its corrections. `decide()` is cheap; `learn()` refits (about a second)."""
+    """A fitted classifier plus its corrections. `decide()` is cheap; `refit_on()` refits (about a second)."""
 
     def __init__(self, examples: list[Example], *, threshold: float = 0.0, c: float = 10.0) -> None:
         self.examples = list(examples)
@@ -197,13 +198,13 @@ class Router:
         """A router fitted on `examples`, keeping this one's threshold and regularisation."""
         return Router(examples, threshold=self.threshold, c=self.c)
 
-    def learn(self, example: Example, *, refit: bool = True) -> None:
-        """Add a correction: similar questions follow it at once; a refit spreads it to related ones."""
-        self.examples.append(example)
-        if refit:
-            self._fit()
-        else:
-            self._remember()
+    def with_corrections(self, corrections: list[Example]) -> Router:
+        """A copy that also remembers `corrections` without refitting: near-duplicates of a corrected question
+        follow it at once (this router is left as it is)."""
+        router = copy.copy(self)
+        router.examples = [*self.examples, *corrections]
+        router._remember()
+        return router
 
 
 def out_of_fold(examples: list[Example], folds: int = 5, c: float = 10.0) -> tuple[np.ndarray, np.ndarray]:

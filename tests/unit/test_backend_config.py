@@ -16,6 +16,8 @@ from agents.models.profiles import from_config
     ("gpu", True, (-1, "")),
     ("cuda", True, (-1, "")),
     ("gpu", False, (0, "device gpu asked, but llama-cpp-python was built without GPU offload; running on cpu")),
+    ("auto", True, (-1, "")),
+    ("auto", False, (0, "")),  # auto on a CPU-only build: the CPU, nothing to warn about
 ])
 def test_gpu_layers_for_a_device(device, offload, expected):
     from agents.backends.llamacpp_backend import gpu_layers
@@ -38,15 +40,17 @@ def test_a_config_can_put_roles_on_servers_and_on_llamacpp(tmp_path):
     assert profile.role("orchestrator").model.backend == "gpt4all"
 
 
-def test_every_backend_is_registered_and_a_missing_package_names_its_extra(monkeypatch):
+def test_every_backend_is_registered_and_a_missing_package_names_its_extra(monkeypatch, tmp_path):
     for name in ("gpt4all", "llamacpp", "openai", "fake"):
         assert callable(loader_for(name))
     import sys
 
-    from agents import backends
+    from agents.backends import load_model
+    from agents.models.profiles import ModelSpec
 
     monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as on a machine without the extra
-    monkeypatch.delitem(sys.modules, "agents.backends.llamacpp_backend", raising=False)
-    monkeypatch.setitem(backends._REGISTRY, "llamacpp", "agents.backends.llamacpp_backend:load")
+    toml = tmp_path / "c.toml"
+    toml.write_text('[roles.technical]\nbackend = "llamacpp"\noptions = { extra_buffers = true }\n', "utf-8")
+    assert from_config(toml, fetch=False).role("technical").model.backend == "llamacpp"  # checked without it
     with pytest.raises(BackendError, match=r"llama_cpp; install it with pip install 'concilio\[llama\]'"):
-        loader_for("llamacpp")
+        load_model(ModelSpec(name="m", path=tmp_path / "m.gguf", backend="llamacpp"))

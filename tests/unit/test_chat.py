@@ -41,7 +41,7 @@ def test_chat_commands(tmp_path):
     assert "feedback good recorded for turn 2" in out.stdout
     assert "route: technical (by override" in out.stderr  # the forced route, for one question
     with memories.sqlite_store() as store:
-        assert memories.feedback(store)[0] | {"at": None} == {
+        assert store.search(memories.FEEDBACK)[0].value | {"at": None} == {
             "thread": "c1", "turn": 2, "verdict": "good", "domain": "technical", "at": None}
     assert len(messages("c1")) == 4
 

@@ -49,6 +49,17 @@ def test_not_gguf(tmp_path):
         inspect(bad)
 
 
+@pytest.mark.parametrize("content, problem", [(b"root:$6$hunter2:19000:0:99999:7:::\n", "is not a GGUF file"),
+                                              (b"", "is empty")])
+def test_a_model_path_error_names_the_problem_never_the_content(tmp_path, content, problem):
+    secret = tmp_path / "shadow"  # a config's path = "~/../../etc/shadow" must not print the file's first bytes
+    secret.write_bytes(content)
+    with pytest.raises(ModelFileError) as err:
+        inspect(secret, fix="check the path")
+    assert f"shadow: {problem}" in str(err.value)
+    assert "hunter2" not in str(err.value) and "b'" not in str(err.value)
+
+
 @pytest.mark.parametrize("keep", [0.5, 0.97])
 def test_truncated_file(tiny_gguf, tmp_path, keep):
     data = tiny_gguf.read_bytes()

@@ -74,7 +74,7 @@ def test_good_feedback_is_a_confirmation_and_is_kept_with_the_thread(tmp_path):
     (stored,) = router_store.read_corrections()
     assert (stored.domain, stored.source) == ("legal", "good")
     with memories.sqlite_store(db) as store:
-        (kept,) = memories.feedback(store)
+        (kept,) = [item.value for item in store.search(memories.FEEDBACK)]
     assert kept["thread"] == first["thread_id"] and kept["verdict"] == "good" and kept["domain"] == "legal"
 
 

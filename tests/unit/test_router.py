@@ -3,7 +3,6 @@ per machine into the cache folder), in Spanish and English, on bad input, and le
 
 from __future__ import annotations
 
-import copy
 import pickle
 import warnings
 
@@ -81,20 +80,20 @@ def test_the_threshold_is_fitted_and_sits_between_chance_and_certainty(base):
 
 
 def test_a_correction_moves_similar_questions_at_once_and_by_refit():
-    router = copy.deepcopy(router_store.base())
+    base = router_store.base()
     question = "How much notice must my employer give before changing my shift schedule?"
-    before = router.decide(question)
+    before = base.decide(question)
     assert before.domain == "legal"
-    router.learn(R.correction(question, "general", "feedback"), refit=False)
+    router = base.with_corrections([R.correction(question, "general", "feedback")])
+    assert base.decide(question).domain == "legal"  # the base is left as it was
     near = router.decide("How much notice must my employer give before changing my shift schedule??")
     assert near.domain == "general" and near.by == "feedback" and "corrected to general" in near.note
     assert router.decide("Can my landlord evict me without notice?").domain == "legal"  # unrelated: unmoved
 
 
 def test_bad_feedback_without_a_domain_makes_similar_questions_avoid_the_route():
-    router = copy.deepcopy(router_store.base())
     question = "What is the tallest mountain in the world?"
-    router.learn(R.correction(question, "general", "feedback", avoid=True), refit=False)
+    router = router_store.base().with_corrections([R.correction(question, "general", "feedback", avoid=True)])
     decision = router.decide(question)
     assert decision.domain != "general" and decision.by == "feedback" and decision.scores["general"] == 0.0
 
