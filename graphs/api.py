@@ -20,6 +20,7 @@ from agents.models.gguf_file import inspect
 from agents.models.profiles import Profile
 from agents.roles.orchestrator import clean_question
 from agents.roles.team import Team, team_for
+from agents.user_text import check_question_fits, validate_thread_id
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
@@ -45,9 +46,10 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     generating, token, verdict, skipped; the same events a LangGraph client gets with stream_mode="custom".
     """
     text = clean_question(question)
+    thread_id = validate_thread_id(thread_id) if thread_id is not None else uuid.uuid4().hex[:12]
     team = team_for(profile)
+    check_question_fits(team, text)
     preflight(team)
-    thread_id = thread_id or uuid.uuid4().hex[:12]
     config = {"configurable": {"thread_id": thread_id}}
     with sqlite_checkpointer(db) as saver, sqlite_store(db) as store:
         graph = build_graph(checkpointer=saver, store=store)
@@ -92,6 +94,7 @@ def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: i
     from memory import store as memories
     from memory import threads
 
+    validate_thread_id(thread_id)
     if verdict not in ("good", "bad"):
         raise ConcilioError(f"feedback is 'good' or 'bad', not {verdict!r}")
     if domain is not None and domain not in DOMAINS:
