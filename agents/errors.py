@@ -57,6 +57,18 @@ class ThreadIdError(ConcilioError, ValueError):
     exit_code = 2
 
 
+class ApiKeyRequiredError(ConcilioError):
+    """A listener asked to serve beyond loopback without CONCILIO_API_KEY."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, host: str) -> None:
+        super().__init__(
+            f"{what} on {host!r} would be reachable from other machines with no key. Set CONCILIO_API_KEY to a "
+            "secret that clients send as 'Authorization: Bearer <key>', or listen on 127.0.0.1."
+        )
+
+
 class ModelFileError(ConcilioError):
     """A model file is missing, truncated or not GGUF. The message names the file and the fix."""
 
