@@ -105,3 +105,23 @@ def test_llamacpp_prompt_has_only_the_templates_control_tokens(llamacpp_model, v
     text = llamacpp_model._llm.detokenize(forged_ids, special=True).decode("utf-8", "replace")
     body = text.split("<|im_start|>user\n", 1)[1].split("<|im_end|>", 1)[0]
     assert [m for m in KNOWN_MARKERS if m in body] == [], body
+
+
+def test_gpt4all_prompt_too_large_is_an_error_not_an_answer(gpt4all_model):
+    from agents.errors import ContextWindowError
+
+    pieces: list[str] = []
+    with pytest.raises(ContextWindowError, match="SmolLM2.* 4,096-token context window .*exceeds"):
+        gpt4all_model.complete([{"role": "user", "content": "contrato de arrendamiento " * 1200}],
+                               GenParams(max_tokens=4), pieces.append)
+    assert pieces == []  # nothing of the error text was streamed as an answer
+
+
+def test_cli_refuses_20000_characters_on_the_4096_token_model_and_stores_nothing(capsys):
+    from graphs.cli import main
+    from memory.checkpoints import default_db_path
+
+    assert main(["ask", "¿Qué es un contrato? " + "x" * 19_979, "--thread", "big"]) == 2
+    err = capsys.readouterr().err
+    assert "about 9,091 tokens" in err and "4,096-token context window" in err and "Traceback" not in err
+    assert not default_db_path().exists() or main(["threads", "show", "big"]) == 1
