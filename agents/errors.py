@@ -26,6 +26,49 @@ class QuestionTooLongError(ConcilioError, ValueError):
         )
 
 
+class QuestionExceedsWindowError(ConcilioError, ValueError):
+    """A question that can't fit a model that must read it whole; refused before anything is stored."""
+
+    exit_code = 2
+
+    def __init__(self, tokens: int, window: int, room: int, model: str, role: str) -> None:
+        self.tokens, self.window, self.model, self.role = tokens, window, model, role
+        super().__init__(
+            f"The question is about {tokens:,} tokens; the {role} model {model} has a {window:,}-token context "
+            f"window, which leaves room for {room:,} tokens of question once its instructions and answer fit. "
+            "Shorten the question, or give that role a model with a larger context_window."
+        )
+
+
+class ContextWindowError(ConcilioError):
+    """A backend said the prompt didn't fit the model's window: raised, never stored as an answer."""
+
+    exit_code = 2
+
+    def __init__(self, model: str, window: int | None, detail: str) -> None:
+        where = f"its {window:,}-token context window" if window else "its context window"
+        super().__init__(f"The prompt for {model} does not fit {where} ({detail.strip()}). "
+                         "Shorten the question, or start a new thread.")
+
+
+class ThreadIdError(ConcilioError, ValueError):
+    """A thread id that can't be stored or printed (control characters, undecodable bytes, too long)."""
+
+    exit_code = 2
+
+
+class ApiKeyRequiredError(ConcilioError):
+    """A listener asked to serve beyond loopback without CONCILIO_API_KEY."""
+
+    exit_code = 2
+
+    def __init__(self, what: str, host: str) -> None:
+        super().__init__(
+            f"{what} on {host!r} would be reachable from other machines with no key. Set CONCILIO_API_KEY to a "
+            "secret that clients send as 'Authorization: Bearer <key>', or listen on 127.0.0.1."
+        )
+
+
 class ModelFileError(ConcilioError):
     """A model file is missing, truncated or not GGUF. The message names the file and the fix."""
 

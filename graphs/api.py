@@ -22,6 +22,7 @@ from agents.models.gguf_file import inspect
 from agents.models.profiles import Profile
 from agents.roles.orchestrator import clean_question
 from agents.roles.team import Team, team_for
+from agents.user_text import check_question_fits, validate_thread_id
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
@@ -42,7 +43,7 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         on_event: Callable[[dict], None] | None = None, learn: bool = True, local: bool = False) -> dict[str, Any]:
     """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace.
 
-    When a resident server runs (`concilio serve`; see graphs/server/runtime.py) the turn runs there, on its
+    When a resident server runs (`concilio serve`; found as agents/slot/remote.py says) the turn runs there, on its
     loaded models, and streams back the same events; `local=True` (or CONCILIO_SERVER=off) runs in this process.
     A profile other than the server's, a Team/Profile object, `db` or `learn=False` also run in process.
 
@@ -52,6 +53,7 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     generating, token, verdict, skipped; the same events a LangGraph client gets with stream_mode="custom".
     """
     text = clean_question(question)
+    thread_id = validate_thread_id(thread_id) if thread_id is not None else None
     if not local and db is None and learn and not isinstance(profile, (Profile, Team)):
         from agents.slot import remote
         from graphs.server import client
@@ -62,6 +64,7 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     team = team_for(profile)
     if local and hasattr(team.slot, "local"):  # a RemoteSlot: this process's own slot instead
         team = Team(team.profile, team.slot.local())
+    check_question_fits(team, text)
     preflight(team)
     return run_turn(text, team=team, thread_id=thread_id or uuid.uuid4().hex[:12], db=db,
                     force_domain=force_domain, on_event=on_event, learn=learn)
@@ -143,6 +146,7 @@ def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: i
     from memory import store as memories
     from memory import threads
 
+    validate_thread_id(thread_id)
     if verdict not in ("good", "bad"):
         raise ConcilioError(f"feedback is 'good' or 'bad', not {verdict!r}")
     if domain is not None and domain not in DOMAINS:

@@ -35,6 +35,7 @@ from agents.roles.context import estimated_tokens, needs_long_context, summarize
 from agents.roles.team import join_notes, team_for, trace_row
 from agents.routing import language
 from agents.routing import store as router_store
+from agents.user_text import check_question_fits
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
@@ -115,6 +116,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     question = orchestrator.clean_question(state.get("question"))
     turn = _completed_turns(state) + 1
     team = _team(runtime)
+    check_question_fits(team, question)  # the API checked it already; a LangGraph client's question too
     forced = state.get("force_domain")
     result = orchestrator.analyze(team, question, previous_language=state.get("language"), force_domain=forced)
     if forced and _learning(runtime):  # an explicit override is a correction the router learns from

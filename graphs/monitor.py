@@ -11,10 +11,14 @@ serving process: the models resident in its GPU slot and how many runs wait for 
 from __future__ import annotations
 
 import functools
+import socket
+import threading
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 import sqlalchemy as sa
-from prometheus_client import CollectorRegistry, start_http_server
+from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
+from prometheus_client.exposition import ThreadingWSGIServer
 
 from memory import ledger as ledger_mod
 from memory.ledger import Ledger, LedgerError
@@ -109,9 +113,45 @@ _counter = functools.partial(_family, CounterMetricFamily)
 _gauge = functools.partial(_family, GaugeMetricFamily)
 
 
-def serve(port: int, host: str = "127.0.0.1", ledger: Ledger | None = None, slot=None):
-    """Serve /metrics on host:port from a daemon thread; returns the server (`.server_port`, `.shutdown()`)."""
+def serve(port: int, host: str = "127.0.0.1", ledger: Ledger | None = None, slot=None, api_key: str | None = None):
+    """Serve /metrics on host:port from a daemon thread; returns the server (`.server_port`, `.shutdown()`).
+
+    The key is `api_key` or CONCILIO_API_KEY; with one, a request without `Authorization: Bearer <key>` gets
+    401. A host beyond loopback without a key is refused (ApiKeyRequiredError; agents/security.py decides)."""
+    from agents.security import listener_key
+    from agents.settings import settings
+
+    if api_key is None and (secret := settings().api_key) is not None:
+        api_key = secret.get_secret_value()
+    key = listener_key(host, api_key, "Prometheus metrics")
     registry = CollectorRegistry()
     registry.register(LedgerCollector(ledger, slot))
-    server, _thread = start_http_server(port, addr=host, registry=registry)
+    app = make_wsgi_app(registry)
+    if key:
+        app = _with_key(app, key)
+
+    class Server(ThreadingWSGIServer):
+        address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
+
+    server = make_server(host, port, app, Server, handler_class=_QuietHandler)
+    server.requires_key = bool(key)
+    threading.Thread(target=server.serve_forever, daemon=True, name="concilio-metrics").start()
     return server
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args) -> None:  # no access log on stderr
+        pass
+
+
+def _with_key(app, api_key: str):
+    from agents.security import bearer_matches
+
+    def guarded(environ, start_response):
+        if not bearer_matches(environ.get("HTTP_AUTHORIZATION"), api_key):
+            start_response("401 Unauthorized", [("Content-Type", "text/plain; charset=utf-8"),
+                                                ("WWW-Authenticate", 'Bearer realm="concilio"')])
+            return [b"401: send Authorization: Bearer <CONCILIO_API_KEY>\n"]
+        return app(environ, start_response)
+
+    return guarded

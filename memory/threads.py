@@ -12,6 +12,7 @@ from typing import Any
 from langchain_core.messages import AIMessage, HumanMessage
 
 from agents.errors import ConcilioError
+from agents.user_text import validate_thread_id
 
 
 class UnknownThreadError(ConcilioError):
@@ -61,6 +62,7 @@ def turns_of(messages: list) -> list[Turn]:
 
 
 def _state(graph, thread_id: str):
+    validate_thread_id(thread_id)  # an id typed by the user (show, delete, fork, feedback)
     snapshot = graph.get_state(_config(thread_id))
     if not snapshot.values:
         raise UnknownThreadError(thread_id)
@@ -99,7 +101,7 @@ def fork(graph, thread_id: str, new_thread_id: str, *, turn: int | None = None) 
 
     Returns the number of turns copied. The original thread is not touched.
     """
-    if graph.get_state(_config(new_thread_id)).values:
+    if graph.get_state(_config(validate_thread_id(new_thread_id))).values:
         raise ConcilioError(f"thread {new_thread_id!r} already exists; pick another name")
     latest = _state(graph, thread_id)
     done = [t for t in turns_of(latest.values.get("messages", [])) if t.answer is not None]

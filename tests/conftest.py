@@ -69,13 +69,15 @@ def held_by_another_thread(slot: GpuSlot, spec: ModelSpec):
         thread.join()
 
 
-def fake_config_toml(path: Path, replies: dict[str, str], **role_options: str) -> str:
+def fake_config_toml(path: Path, replies: dict[str, str], *, context_window: int | None = None,
+                     **role_options: str) -> str:
     """A TOML profile putting every role on its own fake model: `replies[role]` is what it says,
     `role_options[role]` extra inline options (e.g. "tokens_per_second = 4")."""
     lines = []
     for role in ROLES:
         extra = f", {role_options[role]}" if role in role_options else ""
         lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
+                  *([f"context_window = {context_window}"] if context_window else []),
                   f'options = {{ reply = "{replies[role]}"{extra} }}']
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return str(path)

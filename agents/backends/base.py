@@ -3,10 +3,16 @@
 A backend subclasses `ChatModel`, names itself in the class attribute `backend`, and implements two
 methods: `complete()` and `close()`. Constructing a ChatModel loads the weights, so only the GPU slot
 constructs them (see agents/slot/slot.py).
+
+Every subclass's `complete()` receives its messages with chat markers removed from their contents
+(agents/backends/markers.py, plus the instance's `control_tokens`): a user can't forge a turn on any
+backend, a third-party one included.
 """
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
@@ -16,7 +22,8 @@ from typing import TYPE_CHECKING, ClassVar
 from pydantic import BaseModel, ConfigDict, ValidationError
 from typing_extensions import Self, TypedDict  # pydantic (Studio schemas) needs it before 3.12
 
-from agents.errors import BackendError
+from agents.backends.markers import neutralize
+from agents.errors import BackendError, ContextWindowError
 
 if TYPE_CHECKING:
     from agents.models.profiles import ModelSpec
@@ -87,9 +94,19 @@ class Completion:
 
 TokenCallback = Callable[[str], bool | None]  # return False to stop generating
 
+# What backends send as "text" when the prompt doesn't fit (gpt4all's llmodel, GPT4All's API server).
+BACKEND_ERROR_TEXT = re.compile(r"^\s*ERROR: The prompt size exceeds the context window[^\n]*")
+
 
 class ChatModel(ABC):
     backend: ClassVar[str]
+    control_tokens: tuple[str, ...] = ()  # the model's own special tokens (from its GGUF), removed too
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        own = cls.__dict__.get("complete")
+        if own is not None and not getattr(own, "__isabstractmethod__", False):
+            cls.complete = _neutralizing(own)  # type: ignore[method-assign]
 
     @abstractmethod
     def complete(self, messages: Sequence[Message], params: GenParams,
@@ -99,6 +116,16 @@ class ChatModel(ABC):
     @abstractmethod
     def close(self) -> None:
         """Free the weights (idempotent)."""
+
+
+def _neutralizing(complete):
+    """`complete` called with chat markers removed from the messages' contents (idempotent when nested)."""
+
+    @functools.wraps(complete)
+    def wrapper(self, messages, params, on_token=None):
+        return complete(self, neutralize(messages, self.control_tokens), params, on_token)
+
+    return wrapper
 
 
 @dataclass
@@ -131,8 +158,10 @@ class LoopGuard:
 
 
 def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: GenParams,
-                     on_token: TokenCallback | None) -> Completion:
-    """Shared driver for backends: runs `generate(callback) -> tokens_in`, applies limits and the loop guard."""
+                     on_token: TokenCallback | None, *, model: str = "the model", window: int | None = None
+                     ) -> Completion:
+    """Shared driver for backends: runs `generate(callback) -> tokens_in`, applies limits and the loop guard.
+    A backend's "prompt too large" text is raised as a ContextWindowError, never returned as an answer."""
     guard = LoopGuard() if params.stop_on_loop else None
     text, count, finish = [], 0, "stop"
     start = time.perf_counter()
@@ -154,6 +183,8 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
 
     tokens_in = generate(callback)
     out = "".join(text)
+    if error := BACKEND_ERROR_TEXT.match(out):
+        raise ContextWindowError(model, window, error.group(0))
     if guard is not None and finish == "loop":
         out = guard.trimmed(out)
     return Completion(out.strip(), tokens_in, count, time.perf_counter() - start, finish)

@@ -32,6 +32,7 @@ from agents.backends.base import (
     TokenCallback,
     timed_completion,
 )
+from agents.errors import ContextWindowError
 from agents.models.gguf_file import inspect
 from agents.settings import settings
 
@@ -105,6 +106,7 @@ class Gpt4AllChatModel(ChatModel):
     def __init__(self, spec: ModelSpec) -> None:
         self.spec = spec
         self.info = inspect(spec.path, fix=spec.fix)
+        self.control_tokens = self.info.control_tokens
         self.template = templates.resolve(spec.chat_template, self.info.chat_template, str(spec.path))
         Gpt4AllOptions.of(spec)
         self.note = ""
@@ -139,17 +141,27 @@ class Gpt4AllChatModel(ChatModel):
             prompt_tokens += 1
             return True
 
+        refused: list[str] = []
+
         def generate(callback) -> int:
+            def on_piece(token_id: int, piece: str) -> bool:
+                if token_id < 0:  # llmodel reports an error (the prompt exceeds the window) as a piece, id -1
+                    refused.append(piece)
+                    return False
+                return callback(piece)
+
             llmodel._prompt_callback = count_prompt  # instance attribute shadows the no-op method
             llmodel.prompt_model(
-                prompt, "%1", lambda _tid, piece: callback(piece),
+                prompt, "%1", on_piece,
                 n_predict=params.max_tokens, temp=params.temperature, top_k=params.top_k,
                 top_p=params.top_p, repeat_penalty=params.repeat_penalty,
                 repeat_last_n=params.repeat_last_n, n_batch=128, reset_context=True, special=True,
             )
+            if refused:
+                raise ContextWindowError(self.spec.name, self.spec.context_window, "".join(refused))
             return prompt_tokens
 
-        return timed_completion(generate, params, on_token)
+        return timed_completion(generate, params, on_token, model=self.spec.name, window=self.spec.context_window)
 
     def close(self) -> None:
         model, self._model = getattr(self, "_model", None), None

@@ -98,7 +98,9 @@ class LlamaCppChatModel(ChatModel):
 
         self.spec = spec
         options = LlamaCppOptions.of(spec)
-        inspect(spec.path, fix=spec.fix)  # a missing or broken file gets the same clear error as gpt4all's
+        # a missing or broken file gets the same clear error as gpt4all's; its control tokens are removed from
+        # message contents (ChatModel), since llama-cpp-python tokenises the rendered prompt with specials on
+        self.control_tokens = inspect(spec.path, fix=spec.fix).control_tokens
         layers, self.note = gpu_layers(spec.device, bool(llama_cpp.llama_supports_gpu_offload()))
         chat_format = None if spec.chat_template == "gguf" else CHAT_FORMATS.get(spec.chat_template,
                                                                                    spec.chat_template)

@@ -1,8 +1,8 @@
 """Chat templates: the GGUF's own Jinja template where it has one, or a named one for files that don't.
 
 Rendering uses Jinja's sandbox as Hugging Face and llama.cpp do. Control tokens (<|im_start|>, ...) are
-removed from message contents first, so a user can't forge a turn: the backend parses specials in the
-rendered prompt, which is only safe because of this.
+removed from message contents first, to a fixpoint (agents/backends/markers.py), so a user can't forge a
+turn: the backend parses specials in the rendered prompt, which is only safe because of this.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from agents.backends.base import Message
+from agents.backends.markers import strip_markers
 from agents.errors import ProfileError
 
 # For GGUF files that carry no template (or an unusable one). Values are Jinja, like tokenizer.chat_template.
@@ -52,10 +53,8 @@ def resolve(name: str, gguf_template: str | None, path: str) -> str:
 
 
 def sanitize(text: str, control_tokens: Iterable[str]) -> str:
-    for tok in control_tokens:
-        if tok and tok in text:
-            text = text.replace(tok, "")
-    return text
+    """`text` without the model's control tokens or any known chat marker, none left by nesting."""
+    return strip_markers(text, control_tokens)
 
 
 def render(template: str, messages: Sequence[Message], *, control_tokens: Sequence[str] = (),

@@ -11,14 +11,13 @@ import time
 from dataclasses import dataclass, field
 
 from agents.backends import Message
-from agents.errors import EmptyQuestionError, QuestionTooLongError
 from agents.roles import prompts
 from agents.roles.team import Team, TraceEntry, join_notes, trace_row
 from agents.routing import classifier as router
 from agents.routing import language
 from agents.routing import signals as routing_rules
 from agents.routing import store as router_store
-from agents.settings import settings
+from agents.user_text import clean_question  # noqa: F401 - where the graph and the API take questions from
 
 MAX_QUESTION_CHARS = 20_000
 
@@ -73,17 +72,6 @@ class Analysis:
     complexity: str
     trace: TraceEntry
     scores: dict[str, float] = field(default_factory=dict)
-
-
-def clean_question(question: object) -> str:
-    """The question, stripped; a clear error when it is empty or longer than the limit."""
-    text = question.strip() if isinstance(question, str) else ""
-    if not text:
-        raise EmptyQuestionError()
-    limit = settings().max_question_chars
-    if len(text) > limit:
-        raise QuestionTooLongError(len(text), limit)
-    return text
 
 
 def parse_domain(text: str) -> str | None:

@@ -20,7 +20,7 @@ import sys
 
 from agents.errors import ConcilioError
 from graphs.cli import ask, manage, serve, stats
-from graphs.cli.text import LiveProgress, trace_table  # noqa: F401 - the CLI's public helpers
+from graphs.cli.text import LiveProgress, terminal_safe, trace_table  # noqa: F401 - the CLI's public helpers
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except ConcilioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {terminal_safe(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

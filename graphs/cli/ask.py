@@ -8,7 +8,7 @@ import os
 import sys
 
 from agents.errors import ConcilioError
-from graphs.cli.text import LiveProgress, trace_table
+from graphs.cli.text import LiveProgress, terminal_safe, trace_table
 
 
 def _stay_local(args: argparse.Namespace) -> None:
@@ -27,7 +27,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         print(json.dumps(result, ensure_ascii=False))
         return 0
     if live is None:
-        print(result["answer"])
+        print(terminal_safe(result["answer"]))
         return 0
     live.finish(result["answer"])
     route = result["route"]
@@ -48,10 +48,11 @@ CHAT_HELP = ("commands: /route legal|technical|general (next question only), /fe
 def cmd_chat(args: argparse.Namespace) -> int:
     import uuid
 
+    from agents.user_text import validate_thread_id
     from graphs.api import ask, feedback
 
     _stay_local(args)
-    thread = args.thread or uuid.uuid4().hex[:12]
+    thread = validate_thread_id(args.thread) if args.thread is not None else uuid.uuid4().hex[:12]
     forced, last_turn = None, None
     print(f"concilio chat · thread {thread} · {CHAT_HELP}", file=sys.stderr)
     while True:

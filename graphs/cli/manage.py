@@ -7,7 +7,7 @@ import json
 from dataclasses import asdict
 
 from agents.errors import ConcilioError
-from graphs.cli.text import size, table
+from graphs.cli.text import size, table, terminal_safe
 
 
 def cmd_models(args: argparse.Namespace) -> int:
@@ -60,9 +60,10 @@ def cmd_threads(args: argparse.Namespace) -> int:
                 return 0
             for t in turns:
                 route = t.route.get("domain", "?")
-                print(f"── turn {t.turn} · {route} · {t.language or '?'} · {', '.join(t.models) or '-'}")
-                print(f"Q: {t.question}")
-                print(f"A: {t.answer}" if t.answer is not None else "A: (unfinished: ask it again to resume)")
+                print(terminal_safe(f"── turn {t.turn} · {route} · {t.language or '?'} · {', '.join(t.models) or '-'}"))
+                print(f"Q: {terminal_safe(t.question)}")
+                print(f"A: {terminal_safe(t.answer)}" if t.answer is not None else
+                      "A: (unfinished: ask it again to resume)")
             return 0
         if args.action == "delete":
             threads.delete(saver, graph, args.thread)

@@ -13,17 +13,15 @@ from graphs.cli.text import table
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from agents.security import listener_key
     from agents.settings import settings
     from agents.slot import remote
     from graphs.server.app import create_app
     from graphs.server.service import Service
-    from graphs.server.wire import is_loopback
 
     s = settings()
-    key = args.api_key or (s.api_key.get_secret_value() if s.api_key else None)
-    if not is_loopback(args.host) and not key:
-        raise SettingsError(f"listening on {args.host} lets other machines in: that needs an API key "
-                            "(--api-key or CONCILIO_API_KEY); loopback (127.0.0.1) needs none")
+    key = listener_key(args.host, args.api_key or (s.api_key.get_secret_value() if s.api_key else None),
+                       "concilio serve")
     running = remote.find() if s.server is None else None
     if running is not None:
         raise SettingsError(f"a concilio server already runs at {running.url} (pid {running.pid}): one per data "

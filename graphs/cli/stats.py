@@ -62,8 +62,10 @@ def cmd_stats(args: argparse.Namespace) -> int:
 def cmd_metrics(args: argparse.Namespace) -> int:
     from graphs.monitor import serve
 
-    server = serve(args.port, args.host)
-    print(f"serving Prometheus metrics on http://{args.host}:{server.server_port}/metrics (Ctrl-C stops)",
+    server = serve(args.port, args.host)  # refuses a non-loopback host without CONCILIO_API_KEY
+    print(f"serving Prometheus metrics on http://{args.host}:{server.server_port}/metrics"
+          + (" (requests need Authorization: Bearer <CONCILIO_API_KEY>)" if server.requires_key else "")
+          + " (Ctrl-C stops)",
           flush=True)
     try:
         threading.Event().wait()
@@ -79,5 +81,6 @@ def add_commands(sub) -> None:
     s.set_defaults(func=cmd_stats)
     m = sub.add_parser("metrics", help="serve Prometheus metrics (loopback by default)")
     m.add_argument("--port", type=int, default=9464)
-    m.add_argument("--host", default="127.0.0.1", help="address to listen on (default: loopback only)")
+    m.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: loopback only; any other needs CONCILIO_API_KEY)")
     m.set_defaults(func=cmd_metrics)

@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import re
 import sys
+
+from agents.user_text import repair
+
+# Escape sequences a terminal acts on: CSI (colours, cursor, erase), OSC (title, hyperlinks, clipboard), DCS/
+# SOS/PM/APC strings, and two-character ESC sequences; then any control character left (a lone ESC, a C1 CSI
+# U+009B, BEL, backspace, carriage return) and the bidi overrides that reorder what is shown.
+_SEQUENCE = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b[\]PX^_][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]"
+                       r"|\x9b[0-?]*[ -/]*[@-~]|\x9d[^\x07\x1b\x9c]*(?:\x07|\x9c)?")
+_UNSAFE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: object) -> str:
+    """`text` as it can be printed to a terminal: no escape sequence or control character acts, no lone
+    surrogate makes printing fail. Tabs and newlines stay; the rest of a sequence shows as U+FFFD."""
+    return _UNSAFE.sub("\ufffd", _SEQUENCE.sub("\ufffd", repair(str(text))))
 
 
 def size(n: int | None) -> str:
@@ -16,6 +32,7 @@ def size(n: int | None) -> str:
 
 
 def table(rows: list[list[str]]) -> str:
+    rows = [[terminal_safe(cell) for cell in r] for r in rows]
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(r, widths)).rstrip() for r in rows)
 
@@ -41,7 +58,7 @@ class LiveProgress:
         if kind == "token":
             if e.get("node") == "integrate":
                 self.streamed.append(e["text"])
-                sys.stdout.write(e["text"])
+                sys.stdout.write(terminal_safe(e["text"]))
                 sys.stdout.flush()
             return
         line = {
@@ -54,13 +71,13 @@ class LiveProgress:
             "skipped": lambda: f"{e['node']} skipped: {e['reason']}",
         }.get(kind)
         if line is not None:
-            print(f"concilio: {line()}", file=sys.stderr, flush=True)
+            print(f"concilio: {terminal_safe(line())}", file=sys.stderr, flush=True)
 
     def finish(self, answer: str) -> None:
         streamed = "".join(self.streamed).strip()
         if not streamed:
-            print(answer)
+            print(terminal_safe(answer))
         elif streamed != answer.strip():
-            print("\n\n(the rewrite was discarded; the answer is:)\n" + answer)
+            print("\n\n(the rewrite was discarded; the answer is:)\n" + terminal_safe(answer))
         else:
             print()

@@ -19,8 +19,16 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from sse_starlette.sse import EventSourceResponse
 
-from agents.errors import ConcilioError, EmptyQuestionError, QuestionTooLongError, RunCancelled
-from agents.roles.orchestrator import clean_question
+from agents.errors import (
+    ConcilioError,
+    EmptyQuestionError,
+    QuestionExceedsWindowError,
+    QuestionTooLongError,
+    RunCancelled,
+    ThreadIdError,
+)
+from agents.security import bearer_matches
+from agents.user_text import check_question_fits, clean_question, validate_thread_id
 from graphs.server import wire
 from graphs.server.service import Run, Service
 
@@ -34,7 +42,7 @@ def create_app(service: Service, *, api_key: str | None = None) -> FastAPI:
 
     @app.middleware("http")
     async def guard(request: Request, call_next):
-        if api_key and request.url.path != "/health" and not wire.bearer_ok(request.headers.get("authorization"),
+        if api_key and request.url.path != "/health" and not bearer_matches(request.headers.get("authorization"),
                                                                              api_key):
             return _error(wire.RequestError(401, "a valid API key is required: Authorization: Bearer <key>",
                                             code="invalid_api_key"))
@@ -76,6 +84,7 @@ def create_app(service: Service, *, api_key: str | None = None) -> FastAPI:
             service.refresh()
             target = wire.resolve_target(service.ids, req.model)
             thread = request.headers.get("x-concilio-thread") or req.thread_id
+            thread = validate_thread_id(thread) if thread else None
             events = request.headers.get("x-concilio-events") == "1"
             work = _work(service, req, target)
             run = service.admit(req.model, thread if target.kind == "graph" else None)
@@ -95,7 +104,9 @@ def _work(service: Service, req: wire.ChatRequest, target: wire.Target):
     """The checked input of the run: the conversation for the graph, the messages for one model."""
     if target.kind == "graph":
         conv = wire.conversation(req)
-        return wire.Conversation(clean_question(conv.question), conv.history)
+        question = clean_question(conv.question)
+        check_question_fits(service.team, question)  # before anything is stored: 413 with tokens vs window
+        return wire.Conversation(question, conv.history)
     return wire.single_model_messages(req)
 
 
@@ -198,10 +209,10 @@ def _data(body: dict) -> str:
 
 
 def _as_request_error(exc: ConcilioError) -> wire.RequestError:
-    if isinstance(exc, QuestionTooLongError):
+    if isinstance(exc, (QuestionTooLongError, QuestionExceedsWindowError)):
         return wire.RequestError(413, str(exc), code="context_length_exceeded")
-    if isinstance(exc, EmptyQuestionError):
-        return wire.RequestError(400, str(exc), code="empty_question")
+    if isinstance(exc, (EmptyQuestionError, ThreadIdError)):
+        return wire.RequestError(400, str(exc), code=type(exc).__name__)
     if isinstance(exc, RunCancelled):
         return wire.RequestError(503, str(exc), code="cancelled")
     return wire.RequestError(500 if exc.exit_code == 1 else 400, str(exc), code=type(exc).__name__)

@@ -11,7 +11,6 @@ Conventions followed (as the `openai` SDK, LangChain's ChatOpenAI, Open WebUI an
 
 from __future__ import annotations
 
-import ipaddress
 import time
 import uuid
 from dataclasses import dataclass
@@ -234,21 +233,3 @@ def progress_text(event: dict) -> str | None:
     if kind == "fallback":
         return f"{event['role']} model {event['model']} unavailable: the orchestrator's model answers"
     return None
-
-
-# --- who may connect --------------------------------------------------------------------------------------------
-def is_loopback(host: str) -> bool:
-    """True for addresses only this machine can reach (127.0.0.0/8, ::1, localhost)."""
-    if host.strip().lower() in ("localhost", "localhost."):
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
-
-
-def bearer_ok(header: str | None, key: str) -> bool:
-    import hmac
-
-    scheme, _, given = (header or "").partition(" ")
-    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), key.encode())

@@ -173,7 +173,8 @@ def test_a_full_database_costs_no_answer_and_the_failure_is_counted(profile, tmp
     full = ledger.make_engine(url)
     sa.event.listen(full, "connect", lambda c, _: c.execute(f"PRAGMA max_page_count = {pages}"))
     monkeypatch.setitem(ledger.writer._ledgers, url, Ledger(url, engine=full))
-    result = ask("Explain " + "the mutex and the semaphore " * 300, profile=profile, thread_id="big")
+    big = fake_config_toml(tmp_path / "big.toml", REPLIES, context_window=65536)  # the question fits its window
+    result = ask("Explain " + "the mutex and the semaphore " * 300, profile=big, thread_id="big")
     assert result["answer"]
     assert ledger.default().flush()
     health = ledger.failures(url)

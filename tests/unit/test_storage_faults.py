@@ -11,12 +11,14 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import pytest
 import sqlalchemy as sa
 from conftest import REPO, fake_config_toml
 
 from agents.backends.fake import FakeChatModel
+from agents.models.profiles import ROLES
 from agents.roles.team import Team
 from agents.slot.slot import GpuSlot
 from graphs import cli
@@ -26,7 +28,7 @@ from memory import checkpoints, ledger
 from memory.checkpoints import DatabaseError, sqlite_checkpointer, sqlite_problem
 from memory.ledger import Ledger, records
 from memory.stats import collect
-from tests.conftest import fake_profile
+from tests.conftest import fake_profile, fake_spec
 
 REPLIES = {"orchestrator": "fine", "legal": "Your landlord must give notice.", "technical": "Use reversed(xs).",
            "reviewer": "OK"}
@@ -133,7 +135,8 @@ def test_a_run_while_the_ledger_is_locked_is_spooled_and_counted_at_exit(profile
 # --- c, d. the threads file: a full disk, a read-only mount ---------------------------------------------------------
 def _turn(db, question: str) -> dict:
     FakeChatModel.enqueue("A lease needs notice.", "OK", "Leases need written notice.")
-    return ask(question, profile=Team(fake_profile(), GpuSlot()), db=db, thread_id="t")
+    wide = {r: replace(fake_spec(f"fake-{r}"), context_window=65536) for r in ROLES}  # long questions fit
+    return ask(question, profile=Team(fake_profile(wide), GpuSlot()), db=db, thread_id="t")
 
 
 @pytest.mark.parametrize("text, read_only, problem", [
