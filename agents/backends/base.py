@@ -8,6 +8,7 @@ constructs them (see agents/slot/slot.py).
 from __future__ import annotations
 
 import queue
+import re
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -91,7 +92,8 @@ class ChatModel(ABC):
 class LoopGuard:
     """Detects a small model repeating itself: the last `n` words already appeared `times` times.
 
-    `feed()` takes the text so far and says whether to stop; `trimmed()` cuts the repeats off.
+    `feed()` takes the text so far and says whether to stop; `trimmed()` cuts the repeats off, keeping the
+    text before the cut exactly as written (line breaks, indentation, a code block's fence closed again).
     """
 
     n: int = 6
@@ -112,8 +114,11 @@ class LoopGuard:
     def trimmed(self, text: str) -> str:
         if self._cut is None:
             return text
-        words = text.split()
-        return " ".join(words[: self._cut]).rstrip()
+        starts = [m.start() for m in re.finditer(r"\S+", text)]
+        kept = text[: starts[self._cut]].rstrip() if self._cut < len(starts) else text.rstrip()
+        if kept.count("```") % 2:  # the cut fell inside a code block: close it, or the rest renders as code
+            kept += "\n```"
+        return kept
 
 
 def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: GenParams,
