@@ -1,0 +1,165 @@
+"""What a new user of `llm` or `ollama` expects from the command line: --version, the question from stdin,
+bare `threads` / `memories`, slash commands in --help, no traceback on a closed pipe, plain words for the
+review, the answer streamed from whichever node writes it, and chat history kept in the data folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from agents.backends.base import LoopGuard
+from agents.models.profiles import ROLES
+from agents.roles.reviewer import in_words
+from graphs.cli import main
+from graphs.cli.ask import question_from
+from graphs.cli.text import LiveProgress, replaced_note
+from tests.conftest import REPO, fake_config_toml
+
+
+def fake(tmp_path, reviewer="OK") -> str:
+    replies = {r: reviewer if r == "reviewer" else f"The {r} answers: a list reverses with reversed()." for r in ROLES}
+    return fake_config_toml(tmp_path / "fake.toml", replies)
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as done:
+        main(["--version"])
+    assert done.value.code == 0 and capsys.readouterr().out.startswith("concilio ")
+
+
+class Stdin(io.StringIO):
+    def __init__(self, text: str, tty: bool = False) -> None:
+        super().__init__(text)
+        self.tty = tty
+
+    def isatty(self) -> bool:
+        return self.tty
+
+
+@pytest.mark.parametrize("arg, stdin, expected", [
+    ("What is a lease?", Stdin("ignored"), "What is a lease?"),
+    ("-", Stdin("¿Qué es un contrato?\n"), "¿Qué es un contrato?\n"),
+    (None, Stdin("How do I reverse a list?\n"), "How do I reverse a list?\n"),
+])
+def test_the_question_comes_from_the_argument_or_stdin(arg, stdin, expected):
+    assert question_from(arg, stdin) == expected
+
+
+def test_no_question_on_a_terminal_is_a_clear_error(monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", Stdin("", tty=True))
+    assert main(["ask"]) == 2
+    assert "The question is empty" in capsys.readouterr().err
+
+
+def test_ask_reads_the_question_from_stdin(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(sys, "stdin", Stdin("How do I reverse a list in Python?\n"))
+    assert main(["ask", "-", "--profile", fake(tmp_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["route"]["domain"] == "technical" and "reversed()" in out["answer"]
+
+
+@pytest.mark.parametrize("command, expected", [
+    (["threads"], "no threads yet"),
+    (["memories"], "no memories yet"),
+])
+def test_bare_threads_and_memories_list(command, expected, capsys):
+    assert main(command) == 0
+    assert expected in capsys.readouterr().out
+
+
+def test_chat_help_lists_the_slash_commands(capsys):
+    with pytest.raises(SystemExit):
+        main(["chat", "--help"])
+    out = capsys.readouterr().out
+    assert all(c in out for c in ("/route", "/feedback", "/thread", "/quit", "history"))
+
+
+def test_a_closed_pipe_is_not_a_traceback(tmp_path):
+    env = dict(os.environ)
+    proc = subprocess.Popen([sys.executable, "-m", "graphs.cli", "threads", "list", "--json"], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # `| head` that has already gone
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err, err
+
+
+@pytest.mark.parametrize("verdict, by, issues, words", [
+    ("ok", "model", [], "the reviewer found nothing to fix"),
+    ("ok", "model-unclear", [], "the reviewer's reply was unclear, so the draft stands as written"),
+    ("ok", "checks", [], "the draft passed the checks"),
+    ("revise", "checks", ["draft is in Spanish"], "the draft failed a check: draft is in Spanish"),
+    ("revise", "model", ["too short"], "the reviewer asked for changes: too short"),
+])
+def test_the_verdict_in_plain_words(verdict, by, issues, words):
+    assert in_words(verdict, by, issues) == words
+
+
+@pytest.mark.parametrize("streamed, answer, note, expected", [
+    ("Use reversed().", "Use reversed().", "", None),
+    ("", "Use reversed().", "", None),
+    ("Use x. Use x. Use x.", "Use x.", "", "the model began repeating itself"),
+    ("Usa reversed().", "Use reversed().", "rewrite came out in es; kept the draft",
+     "the orchestrator's rewrite was not used (rewrite came out in es; kept the draft)"),
+])
+def test_why_the_answer_differs_from_what_was_streamed(streamed, answer, note, expected):
+    got = replaced_note(streamed, answer, note)
+    assert got == expected if expected is None else got.startswith(expected)
+
+
+@pytest.mark.parametrize("text, cut, expected", [
+    ("Steps:\n1. open\n2. read\nagain again", 3, "Steps:\n1. open"),
+    ("```python\nx = [1, 2]\nx.reverse()\nx.reverse()", 6, "```python\nx = [1, 2]\nx.reverse()\n```"),
+    ("```\ncode\n```\nthen text text", 3, "```\ncode\n```"),
+])
+def test_a_trimmed_loop_keeps_line_breaks_and_code_blocks(text, cut, expected):
+    guard = LoopGuard()
+    guard._cut = cut  # where feed() decided the repetition starts
+    assert guard.trimmed(text) == expected
+
+
+def test_a_trimmed_code_loop_from_feed_keeps_its_lines():
+    code = "Here:\n```python\n" + "print('hi')\nx = 1\n" * 8
+    guard = LoopGuard(n=3, times=2)
+    assert guard.feed(code)
+    kept = guard.trimmed(code)
+    assert kept.startswith("Here:\n```python\nprint('hi')\nx = 1\n") and kept.endswith("\n```")
+
+
+def test_the_specialists_answer_streams_when_integration_is_skipped(tmp_path, monkeypatch, capsys):
+    from graphs.api import ask
+
+    live = LiveProgress()
+    result = ask("What is the tallest mountain?", profile=fake(tmp_path), on_event=live)
+    live.finish(result["answer"], result["trace"])
+    out = capsys.readouterr().out
+    assert any(r["node"] == "integrate" and r.get("skipped") for r in result["trace"])
+    assert out == result["answer"] + "\n" and result["answer"].startswith("The orchestrator answers")
+
+
+def test_a_replaced_draft_is_marked(capsys):
+    live = LiveProgress()
+    for e in [{"event": "generating", "node": "legal", "model": "m"},
+              {"event": "token", "node": "legal", "text": "Draft."},
+              {"event": "token", "node": "review", "text": "OK"},
+              {"event": "generating", "node": "integrate", "model": "m"},
+              {"event": "token", "node": "integrate", "text": "Final."}]:
+        live(e)
+    live.finish("Final.")
+    assert capsys.readouterr().out == "Draft.\n\n[the orchestrator rewrites the draft above:]\nFinal.\n"
+
+
+def test_chat_keeps_its_history_in_the_data_folder(tmp_path):
+    env = dict(os.environ)
+    out = subprocess.run([sys.executable, "-m", "graphs.cli", "chat", "--profile", fake(tmp_path)],
+                         input="How do I reverse a list?\n/quit\n", capture_output=True, text=True, cwd=REPO,
+                         env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    from agents import paths
+
+    lines = (paths.data_dir() / "chat_history").read_text("utf-8").splitlines()
+    assert lines[-2:] == ["How do I reverse a list?", "/quit"]
