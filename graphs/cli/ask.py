@@ -103,7 +103,8 @@ def cmd_chat(args: argparse.Namespace) -> int:
                 elif command == "feedback" and arg.split(" ")[0] in ("good", "bad") and last_turn is not None:
                     verdict, _, domain = arg.partition(" ")
                     try:
-                        done = feedback(thread, verdict, domain=domain.strip() or None, turn=last_turn)
+                        done = feedback(thread, verdict, domain=domain.strip() or None, turn=last_turn,
+                                        background=True)
                     except ConcilioError as exc:
                         print(f"error: {exc}", file=sys.stderr)
                         continue

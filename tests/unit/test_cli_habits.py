@@ -163,3 +163,13 @@ def test_chat_keeps_its_history_in_the_data_folder(tmp_path):
 
     lines = (paths.data_dir() / "chat_history").read_text("utf-8").splitlines()
     assert lines[-2:] == ["How do I reverse a list?", "/quit"]
+
+
+def test_every_package_is_in_the_installed_list():
+    """A non-editable `pip install .` ships only the listed packages: `concilio` needs graphs.cli among them."""
+    import tomllib
+
+    listed = set(tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["packages"])
+    found = {str(p.parent.relative_to(REPO)).replace("/", ".") for top in ("graphs", "agents", "memory", "evals")
+             for p in (REPO / top).rglob("__init__.py")}
+    assert found <= listed, f"add to pyproject's packages: {sorted(found - listed)}"
