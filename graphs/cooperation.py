@@ -21,7 +21,7 @@ import datetime as dt
 import functools
 import time
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
@@ -110,8 +110,23 @@ def _answering_node(team, domain: str, history: list[Message], question: str) ->
     return domain, ""
 
 
+def _is_ours(message: AnyMessage) -> bool:
+    return str(message.id or "").startswith("turn-")  # analyze and integrate name their messages turn-N-...
+
+
+def incoming_question(state: State) -> tuple[object, list[RemoveMessage]]:
+    """This turn's question: a user message a chat client appended to `messages` (then removed, to be stored
+    under this turn's id), else the `question` field."""
+    messages = list(state.get("messages", []))
+    if messages and isinstance(messages[-1], HumanMessage) and not _is_ours(messages[-1]):
+        latest = messages[-1]
+        return latest.text, [RemoveMessage(id=latest.id)]
+    return state.get("question"), []
+
+
 def analyze(state: State, runtime: Runtime[Context]) -> dict:
-    question = orchestrator.clean_question(state.get("question"))
+    incoming, removed = incoming_question(state)
+    question = orchestrator.clean_question(incoming)
     turn = _completed_turns(state) + 1
     team = _team(runtime)
     forced = state.get("force_domain")
@@ -131,7 +146,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     team.prefetch(*routing.roles_ahead("analyze", {"route": route}))  # the answering model's file, now
     return {
         # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
-        "messages": [HumanMessage(question, id=f"turn-{turn}-question")],
+        "messages": [*removed, HumanMessage(question, id=f"turn-{turn}-question")],
         "question": question,
         "turn": turn,
         "language": result.language,
