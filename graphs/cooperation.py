@@ -30,7 +30,7 @@ from langgraph.types import Overwrite
 
 from agents import progress
 from agents.backends import Message
-from agents.roles import orchestrator, reviewer, specialist
+from agents.roles import final, orchestrator, reviewer, specialist
 from agents.roles.context import estimated_tokens, needs_long_context, summarize_turn
 from agents.roles.team import join_notes, team_for, trace_row
 from agents.routing import language
@@ -226,6 +226,11 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
                                              notes="; ".join(verdict["issues"]), lang=lang,
                                              facts=orchestrator.known_facts(_memories(runtime), lang))
         row = {**row, "turn": turn}
+    answer = final.without_facts(answer, _memories(runtime), lang)
+    mismatch = final.language_note(answer, lang)
+    if mismatch:  # said, not passed off as "in the user's language"
+        row = {**row, "note": join_notes(row.get("note", ""), mismatch)}
+        progress.emit("language", message=mismatch)
     proposed = orchestrator.propose_memories(state["question"])
     if proposed and runtime is not None and runtime.store is not None:
         thread = get_config().get("configurable", {}).get("thread_id", "?")

@@ -88,6 +88,7 @@ class LiveProgress:
             "verdict": lambda: "review: " + _verdict_words(e),
             "skipped": lambda: f"{e['node']} skipped: {e['reason']}",
             "router": lambda: e["message"],
+            "language": lambda: "note: " + e["message"],
         }.get(kind)
         if line is not None:
             print(f"concilio: {line()}", file=sys.stderr, flush=True)
