@@ -173,3 +173,12 @@ def test_every_package_is_in_the_installed_list():
     found = {str(p.parent.relative_to(REPO)).replace("/", ".") for top in ("graphs", "agents", "memory", "evals")
              for p in (REPO / top).rglob("__init__.py")}
     assert found <= listed, f"add to pyproject's packages: {sorted(found - listed)}"
+
+
+def test_the_cli_starts_without_its_heavy_imports():
+    """What stands between Enter and the first progress line: none of the slow libraries are imported yet."""
+    heavy = ["sqlalchemy", "langgraph", "langchain_core", "sklearn", "gguf", "numpy", "gpt4all"]
+    code = "import sys, graphs.cli; print(sorted(m for m in %r if m in sys.modules))" % heavy
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ), capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
