@@ -128,7 +128,9 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
     text, count, finish = [], 0, "stop"
     start = time.perf_counter()
 
-    def callback(piece: str) -> bool:
+    interrupted: list[KeyboardInterrupt] = []
+
+    def step(piece: str) -> bool:
         nonlocal count, finish
         text.append(piece)
         count += 1
@@ -143,7 +145,18 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
             return False
         return True
 
+    def callback(piece: str) -> bool:
+        # Ctrl-C arrives as a KeyboardInterrupt between tokens, inside this callback; a C library calling it
+        # through ctypes (gpt4all) would print and swallow it and generate on. Stop here, re-raise below.
+        try:
+            return step(piece)
+        except KeyboardInterrupt as exc:
+            interrupted.append(exc)
+            return False
+
     tokens_in = generate(callback)
+    if interrupted:
+        raise interrupted[0]
     out = "".join(text)
     if guard is not None and finish == "loop":
         out = guard.trimmed(out)

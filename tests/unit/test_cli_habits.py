@@ -182,3 +182,30 @@ def test_the_cli_starts_without_its_heavy_imports():
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=dict(os.environ), capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+def test_ctrl_c_between_tokens_stops_a_model_called_through_ctypes():
+    """gpt4all calls the token callback from C through ctypes, which swallows exceptions: Ctrl-C (a
+    KeyboardInterrupt raised between tokens) must still stop the generation and reach the caller."""
+    import ctypes
+
+    from agents.backends.base import GenParams, timed_completion
+
+    seen = []
+    CALLBACK = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_char_p)
+
+    def generate(callback) -> int:
+        c_callback = CALLBACK(lambda piece: callback(piece.decode()))
+        for piece in (b"one ", b"two ", b"three ", b"four "):
+            if not c_callback(piece):
+                break
+        return 3
+
+    def on_token(piece):
+        seen.append(piece)
+        if len(seen) == 2:
+            raise KeyboardInterrupt  # the signal, delivered while this token is handled
+
+    with pytest.raises(KeyboardInterrupt):
+        timed_completion(generate, GenParams(), on_token)
+    assert seen == ["one ", "two "]  # stopped at once, not after the whole answer
