@@ -7,8 +7,10 @@ constructs them (see agents/slot/slot.py).
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
+import signal
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -121,6 +123,21 @@ class LoopGuard:
         return kept
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops(flag: threading.Event) -> Iterator[None]:
+    """While a model generates in the main thread with Python's default Ctrl-C handling, Ctrl-C sets `flag`
+    (the token callback then stops the model at the next token) instead of raising wherever the signal lands."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda _signum, _frame: flag.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: GenParams,
                      on_token: TokenCallback | None) -> Completion:
     """Shared driver for backends: runs `generate(callback) -> tokens_in`, applies limits and the loop guard."""
@@ -145,18 +162,23 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
             return False
         return True
 
+    ctrl_c = threading.Event()
+
     def callback(piece: str) -> bool:
-        # Ctrl-C arrives as a KeyboardInterrupt between tokens, inside this callback; a C library calling it
-        # through ctypes (gpt4all) would print and swallow it and generate on. Stop here, re-raise below.
+        # A KeyboardInterrupt raised in here, or in a C library's Python wrapper around it, would be printed
+        # and swallowed by ctypes (gpt4all calls back from C) and the run would go on: stop, re-raise below.
         try:
-            return step(piece)
+            return step(piece) and not ctrl_c.is_set()
         except KeyboardInterrupt as exc:
             interrupted.append(exc)
             return False
 
-    tokens_in = generate(callback)
+    with _ctrl_c_stops(ctrl_c):
+        tokens_in = generate(callback)
     if interrupted:
         raise interrupted[0]
+    if ctrl_c.is_set():
+        raise KeyboardInterrupt
     out = "".join(text)
     if guard is not None and finish == "loop":
         out = guard.trimmed(out)

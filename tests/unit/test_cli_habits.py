@@ -209,3 +209,32 @@ def test_ctrl_c_between_tokens_stops_a_model_called_through_ctypes():
     with pytest.raises(KeyboardInterrupt):
         timed_completion(generate, GenParams(), on_token)
     assert seen == ["one ", "two "]  # stopped at once, not after the whole answer
+
+
+def test_ctrl_c_landing_in_a_c_librarys_wrapper_still_stops_the_answer():
+    """The real signal, arriving while gpt4all's own Python wrapper around the callback runs (where ctypes
+    would swallow a KeyboardInterrupt): the model stops at the next token and the caller gets the interrupt."""
+    import ctypes
+    import signal
+
+    from agents.backends.base import GenParams, timed_completion
+
+    seen = []
+    CALLBACK = ctypes.CFUNCTYPE(ctypes.c_bool, ctypes.c_char_p)
+
+    def generate(callback) -> int:
+        def wrapper(piece: bytes) -> bool:  # like gpt4all's _raw_callback: decodes, then calls ours
+            if piece == b"two ":
+                signal.raise_signal(signal.SIGINT)
+            return callback(piece.decode())
+
+        c_callback = CALLBACK(wrapper)
+        for piece in (b"one ", b"two ", b"three ", b"four ", b"five "):
+            if not c_callback(piece):
+                break
+        return 3
+
+    with pytest.raises(KeyboardInterrupt):
+        timed_completion(generate, GenParams(), seen.append)
+    assert seen == ["one ", "two "]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler  # Ctrl-C handling as it was
