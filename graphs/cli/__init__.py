@@ -60,7 +60,8 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--turn", type=int, help="the turn to rate (default: the last completed one)")
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=manage.cmd_feedback)
-    c = sub.add_parser("chat", help="a conversation in the terminal, with streaming",
+    c = sub.add_parser("chat", help="a conversation in the terminal, with streaming; /route D, /feedback good|bad "
+                                    "[D], /thread, /quit",
                        description="A conversation in the terminal: answers stream as they are written; line "
                                    "editing and history (arrow keys) are kept in the data folder's chat_history.",
                        epilog=ask.CHAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
