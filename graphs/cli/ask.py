@@ -25,10 +25,16 @@ def cmd_ask(args: argparse.Namespace) -> int:
     live = LiveProgress() if not (args.json or args.quiet) else None
     if live is not None:
         live.started()  # a line at once: the imports and checks below take a moment
+    import uuid
+
     from graphs.api import ask
 
-    result = ask(question, thread_id=args.thread, profile=args.profile, force_domain=args.domain,
-                 on_event=live)
+    thread = args.thread or uuid.uuid4().hex[:12]
+    try:
+        result = ask(question, thread_id=thread, profile=args.profile, force_domain=args.domain, on_event=live)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted {stopped_message(thread, question)} · thread {thread}", file=sys.stderr)
+        return 130
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
@@ -61,6 +67,12 @@ def stopped_message(thread: str, question: str) -> str:
             turns = threads.show(build_graph(checkpointer=saver), thread)
         except threads.UnknownThreadError:
             turns = []
+    try:  # the question as the graph stored it
+        from agents.roles.orchestrator import clean_question
+
+        question = clean_question(question)
+    except ConcilioError:
+        pass
     last = turns[-1] if turns else None
     if last is not None and last.answer is None and last.question.strip() == question.strip():
         return (f"(stopped: turn {last.turn} is kept unfinished, without an answer; ask the same question "

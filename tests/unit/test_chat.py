@@ -68,6 +68,7 @@ def test_ctrl_c_during_an_answer_stores_no_half_answer_and_the_next_turn_works(t
     proc = interrupt_mid_answer(["ask", "Can my landlord evict me?", "--thread", "k", "--profile", slow], tmp_path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err
+    assert "turn 2 is kept unfinished, without an answer; ask the same question again" in err  # as threads show
     assert [m.type for m in messages("k")] == ["human", "ai", "human"]  # the question, no half answer
     done = run("ask", "Is a verbal lease valid?", "--thread", "k", "--profile", fast, "--json")
     assert done.returncode == 0, done.stderr
