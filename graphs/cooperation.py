@@ -226,7 +226,9 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
                                              notes="; ".join(verdict["issues"]), lang=lang,
                                              facts=orchestrator.known_facts(_memories(runtime), lang))
         row = {**row, "turn": turn}
-    answer = final.without_facts(answer, _memories(runtime), lang)
+    cleaned = final.without_facts(answer, _memories(runtime), lang)
+    if cleaned != answer:
+        answer, row = cleaned, {**row, "note": join_notes(row.get("note", ""), final.FACTS_TAKEN_OUT)}
     mismatch = final.language_note(answer, lang)
     if mismatch:  # said, not passed off as "in the user's language"
         row = {**row, "note": join_notes(row.get("note", ""), mismatch)}

@@ -10,6 +10,7 @@ from agents.routing import language
 
 FACTS_HEADERS = {"en": "Known about the user", "es": "Datos conocidos del usuario"}
 _HEADER_TO_EOL = re.compile("(?:" + "|".join(map(re.escape, FACTS_HEADERS.values())) + r")\s*:[^\n]*", re.I)
+FACTS_TAKEN_OUT = "took out the remembered facts the model copied from its prompt"
 ONLY_FACTS = {"en": "(The model only repeated what it knows about you; ask again, or rephrase the question.)",
               "es": "(El modelo solo repitió lo que sabe de ti; vuelve a preguntar o reformula la pregunta.)"}
 

@@ -40,6 +40,8 @@ def replaced_note(streamed: str, answer: str, note: str = "") -> str | None:
         return None
     if answer and streamed.startswith(answer):
         return "the model began repeating itself, so the answer ends where the repetition began"
+    if "remembered facts" in note:
+        return "the model copied what concilio remembers about you into its answer; that part is taken out"
     if "kept the draft" in note:
         return f"the orchestrator's rewrite was not used ({note}); the answer is the reviewed draft"
     return "the answer stored is not the text streamed above"

@@ -106,6 +106,8 @@ def test_the_verdict_in_plain_words(verdict, by, issues, words):
     ("Use x. Use x. Use x.", "Use x.", "", "the model began repeating itself"),
     ("Usa reversed().", "Use reversed().", "rewrite came out in es; kept the draft",
      "the orchestrator's rewrite was not used (rewrite came out in es; kept the draft)"),
+    ("Known about the user: name: Ana\nHi.", "Hi.", "took out the remembered facts the model copied from its prompt",
+     "the model copied what concilio remembers about you into its answer"),
 ])
 def test_why_the_answer_differs_from_what_was_streamed(streamed, answer, note, expected):
     got = replaced_note(streamed, answer, note)

@@ -49,6 +49,7 @@ def test_a_model_copying_the_facts_line_does_not_put_it_in_the_answer(tmp_path):
     FakeChatModel.enqueue("Known about the user: name: Ana\nParis is the capital of France.", "OK")
     result = ask("What is the capital of France?", profile=team(), db=db, thread_id="b")
     assert result["answer"] == "Paris is the capital of France."
+    assert final.FACTS_TAKEN_OUT in result["trace"][-1]["note"]  # said, so the CLI can tell why it differs
 
 
 def test_an_answer_in_the_wrong_language_is_reported_not_passed_off(tmp_path):
