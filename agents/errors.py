@@ -4,9 +4,23 @@ from __future__ import annotations
 
 
 class ConcilioError(Exception):
-    """Base class: a failure the user can act on. The CLI prints it without a traceback."""
+    """Base class: a failure the user can act on. The CLI prints it without a traceback.
+
+    Subclasses take their own arguments and build the message from them, so `args` holds the message only;
+    `__reduce__` rebuilds an error from its message and attributes, so a copied or pickled error (a LangGraph
+    server hands errors across processes and threads) keeps its type and real message instead of turning
+    into a TypeError about __init__'s arguments."""
 
     exit_code = 1
+
+    def __reduce__(self):
+        return _rebuild, (type(self), str(self)), self.__dict__
+
+
+def _rebuild(cls: type[ConcilioError], message: str) -> ConcilioError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
 
 
 class EmptyQuestionError(ConcilioError, ValueError):

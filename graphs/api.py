@@ -132,13 +132,15 @@ def seed(graph, config: dict, history: Sequence[tuple[str, str]]) -> None:
 
 
 def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: int | None = None,
-             db: str | Path | None = None) -> dict[str, Any]:
+             db: str | Path | None = None, background: bool = False) -> dict[str, Any]:
     """Rate a completed turn (default: the last) and teach the router from it.
 
     good                the route was right: a confirmation
     bad, domain=D       the question belonged to D: similar questions go to D from now on
     bad                 the route was wrong, D unknown: similar questions avoid that route
-    The rating is kept with the thread (memory.store FEEDBACK); the router is refitted before this returns.
+    The rating is kept with the thread (memory.store FEEDBACK); the router is refitted before this returns,
+    or with `background=True` (the CLI) in a separate process: a near-duplicate follows the correction at once
+    either way, and a question asked before the refit is done waits for it.
     """
     from agents.errors import ConcilioError
     from agents.routing import store as router_store
@@ -169,6 +171,9 @@ def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: i
     else:
         router_store.learn(target.question, routed, "feedback", avoid=True, note=f"{thread_id}:{target.turn}")
         learned = f"similar questions now avoid {routed}"
-    router_store.current()  # refit now, not on the next question
+    if background:
+        router_store.refit_in_background()
+    else:
+        router_store.current()  # refit now, not on the next question
     return {"thread_id": thread_id, "turn": target.turn, "verdict": verdict, "routed": routed,
             "domain": domain or routed, "learned": learned}

@@ -21,7 +21,7 @@ import datetime as dt
 import functools
 import time
 
-from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
+from langchain_core.messages import AIMessage, AnyMessage, HumanMessage, RemoveMessage
 from langgraph.config import get_config
 from langgraph.errors import GraphBubbleUp
 from langgraph.graph import END, START, StateGraph
@@ -30,7 +30,7 @@ from langgraph.types import Overwrite
 
 from agents import progress
 from agents.backends import Message
-from agents.roles import orchestrator, reviewer, specialist
+from agents.roles import final, orchestrator, reviewer, specialist
 from agents.roles.context import estimated_tokens, needs_long_context, summarize_turn
 from agents.roles.team import join_notes, team_for, trace_row
 from agents.routing import language
@@ -112,8 +112,23 @@ def _answering_node(team, domain: str, history: list[Message], question: str) ->
     return domain, ""
 
 
+def _is_ours(message: AnyMessage) -> bool:
+    return str(message.id or "").startswith("turn-")  # analyze and integrate name their messages turn-N-...
+
+
+def incoming_question(state: State) -> tuple[object, list[RemoveMessage]]:
+    """This turn's question: a user message a chat client appended to `messages` (then removed, to be stored
+    under this turn's id), else the `question` field."""
+    messages = list(state.get("messages", []))
+    if messages and isinstance(messages[-1], HumanMessage) and not _is_ours(messages[-1]):
+        latest = messages[-1]
+        return latest.text, [RemoveMessage(id=latest.id)]
+    return state.get("question"), []
+
+
 def analyze(state: State, runtime: Runtime[Context]) -> dict:
-    question = orchestrator.clean_question(state.get("question"))
+    incoming, removed = incoming_question(state)
+    question = orchestrator.clean_question(incoming)
     turn = _completed_turns(state) + 1
     team = _team(runtime)
     check_question_fits(team, question)  # the API checked it already; a LangGraph client's question too
@@ -134,7 +149,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     team.prefetch(*routing.roles_ahead("analyze", {"route": route}))  # the answering model's file, now
     return {
         # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
-        "messages": [HumanMessage(question, id=f"turn-{turn}-question")],
+        "messages": [*removed, HumanMessage(question, id=f"turn-{turn}-question")],
         "question": question,
         "turn": turn,
         "language": result.language,
@@ -214,6 +229,13 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
                                              notes="; ".join(verdict["issues"]), lang=lang,
                                              facts=orchestrator.known_facts(_memories(runtime), lang))
         row = {**row, "turn": turn}
+    cleaned = final.without_facts(answer, _memories(runtime), lang)
+    if cleaned != answer:
+        answer, row = cleaned, {**row, "note": join_notes(row.get("note", ""), final.FACTS_TAKEN_OUT)}
+    mismatch = final.language_note(answer, lang)
+    if mismatch:  # said, not passed off as "in the user's language"
+        row = {**row, "note": join_notes(row.get("note", ""), mismatch)}
+        progress.emit("language", message=mismatch)
     proposed = orchestrator.propose_memories(state["question"])
     if proposed and runtime is not None and runtime.store is not None:
         thread = get_config().get("configurable", {}).get("thread_id", "?")

@@ -30,9 +30,13 @@ class Route(TypedDict, total=False):
 class InputState(TypedDict, total=False):
     question: str
     force_domain: str | None  # skip routing and send the question to this domain
+    # LangGraph chat clients send {"messages": [{"role": "user", "content": "..."}]}: the last user message is
+    # then the question (see graphs/cooperation.py: incoming_question)
+    messages: Annotated[list[AnyMessage], add_messages]
 
 
 class OutputState(TypedDict, total=False):
+    messages: Annotated[list[AnyMessage], add_messages]  # the conversation, for chat clients
     answer: str
     route: Route
     language: str
@@ -41,7 +45,6 @@ class OutputState(TypedDict, total=False):
 
 
 class State(InputState, OutputState, total=False):
-    messages: Annotated[list[AnyMessage], add_messages]
     complexity: str
     draft: str
     draft_role: str

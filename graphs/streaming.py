@@ -4,6 +4,11 @@ gpt4all's LangChain wrapper is a text LLM whose tokens LangGraph doesn't forward
 `Team.call` directly. `StreamingTeam` keeps that interface but runs each call through `TeamChatModel`,
 a `BaseChatModel` that reports every token as a `ChatGenerationChunk`, with the node's config, so a
 client sees (AIMessageChunk, {"langgraph_node": ...}) pairs as the model writes.
+
+Each call is tagged with what its text is, so a chat client (Studio, langgraph-sdk) can hide what isn't the
+answer: `concilio:route` (the orchestrator choosing a domain) and `concilio:review` (the reviewer's verdict)
+are never shown to the user; `concilio:draft` (a specialist's answer) is the answer unless a later
+`concilio:final` (integrate's rewrite) replaces it. The same word is in the run's metadata as `concilio_step`.
 """
 
 from __future__ import annotations
@@ -20,6 +25,11 @@ from agents.backends import Message
 from agents.roles.team import Reply, Team
 
 _TO_LC = {"system": SystemMessage, "user": HumanMessage, "assistant": AIMessage}
+STEPS = {"analyze": "route", "review": "review", "integrate": "final"}  # any other node writes a draft
+
+
+def step_of(node: str) -> str:
+    return STEPS.get(node, "draft")
 _FROM_LC = {"system": "system", "human": "user", "ai": "assistant"}
 
 
@@ -69,5 +79,8 @@ class StreamingTeam:
         model = TeamChatModel(team=self.team, node=node, role=role, on_token=on_token,
                               call_kwargs={"max_tokens": max_tokens, **params})
         lc = [_TO_LC[m["role"]](m["content"]) for m in messages]
-        result = model.invoke(lc, self.config)
+        step = step_of(node)
+        config = {**self.config, "tags": [*self.config.get("tags", []), f"concilio:{step}"],
+                  "metadata": {**self.config.get("metadata", {}), "concilio_step": step}}
+        result = model.invoke(lc, config)
         return Reply(str(result.content), result.response_metadata["finish"], result.response_metadata["trace"])

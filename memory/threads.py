@@ -36,7 +36,7 @@ class ThreadSummary:
     turns: int
     last_question: str
     updated: str
-    pending: bool
+    pending: bool  # the last turn is unfinished (a question without an answer), as `show` lists it
 
 
 def _config(thread_id: str, checkpoint_id: str | None = None) -> dict:
@@ -87,7 +87,8 @@ def list_threads(graph, saver) -> list[ThreadSummary]:
         snapshot = graph.get_state(_config(thread_id))
         turns = turns_of(snapshot.values.get("messages", []))
         out.append(ThreadSummary(thread_id, sum(t.answer is not None for t in turns),
-                                 turns[-1].question if turns else "", snapshot.created_at or "", bool(snapshot.next)))
+                                 turns[-1].question if turns else "", snapshot.created_at or "",
+                                 bool(turns) and turns[-1].answer is None))
     return out
 
 

@@ -9,25 +9,34 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 
+# The first code cell of every notebook: its threads and ledger go to a scratch folder, never into the
+# user's real data folder, unless the reader says otherwise.
+SCRATCH = ("import os, tempfile\n\n"
+           "USE_MY_DATA = False  # True: keep this notebook's threads and ledger in your real data folder\n"
+           "if not USE_MY_DATA:\n"
+           "    os.environ['CONCILIO_DATA_DIR'] = tempfile.mkdtemp(prefix='concilio-notebook-')\n")
+
 QUICKSTART = [
     ("md", "# concilio: quick start\n\nBuild the cooperation graph, ask in Spanish and English, read the "
            "trace, and look at the graph. Runs on the embedded model (SmolLM2-135M-Instruct, fetched once)."),
-    ("code", "import tempfile\nfrom pathlib import Path\n\nfrom graphs.api import ask\n"
-             "from graphs.cli import trace_table\n"
-             "\ndb = Path(tempfile.mkdtemp()) / 'threads.sqlite'  # a scratch database for this notebook"),
+    ("code", SCRATCH + "\nfrom graphs.api import ask\nfrom graphs.cli import trace_table"),
     ("md", "## A Spanish question\n`ask` runs one turn: analyze → specialist → review → integrate."),
-    ("code", "es = ask('¿Puede mi casero echarme del piso sin previo aviso?', thread_id='demo-es', db=db)\n"
+    ("code", "es = ask('¿Puede mi casero echarme del piso sin previo aviso?', thread_id='demo-es')\n"
              "print(es['answer'])\nprint(es['route'], es['language'])\nprint(trace_table(es['trace']))"),
     ("md", "## An English question, with progress events as they happen"),
     ("code", "events = []\n"
-             "en = ask('How do I reverse a list in Python?', thread_id='demo-en', db=db, on_event=events.append)\n"
+             "en = ask('How do I reverse a list in Python?', thread_id='demo-en', on_event=events.append)\n"
              "print(en['answer'])\nprint(trace_table(en['trace']))\n"
              "print([e['event'] for e in events if e['event'] != 'token'])"),
     ("md", "## The same thread, a second turn\nThe reviewer sees the first turn (its note says so)."),
-    ("code", "follow = ask('¿Y si no pago la renta?', thread_id='demo-es', db=db)\n"
+    ("code", "follow = ask('¿Y si no pago la renta?', thread_id='demo-es')\n"
              "print(follow['turn'], [r['note'] for r in follow['trace'] if r['node'] == 'review'])"),
-    ("md", "## The graph"),
-    ("code", "from graphs.cooperation import build_graph\nprint(build_graph().get_graph().draw_mermaid())"),
+    ("md", "## The graph\nDrawn as a diagram where the notebook renders Mermaid (JupyterLab, VS Code, GitHub), "
+           "as ASCII elsewhere."),
+    ("code", "from IPython.display import display\n\nfrom graphs.cooperation import build_graph\n\n"
+             "drawable = build_graph().get_graph()\n"
+             "display({'text/markdown': f'```mermaid\\n{drawable.draw_mermaid()}\\n```',\n"
+             "         'text/plain': drawable.draw_ascii()}, raw=True)"),
 ]
 
 STEP_THROUGH = [
@@ -35,8 +44,9 @@ STEP_THROUGH = [
            "`update_state`, resume, then list the history and replay from an earlier checkpoint."),
     ("md", "This question touches law and software. The router's classifier scores all three domains; the "
            "route records its domain, confidence, how it was decided and the node that will answer."),
-    ("code", "from langgraph.checkpoint.memory import InMemorySaver\n\nfrom graphs.cooperation import build_graph\n"
-             "from graphs.state import Context\n\ngraph = build_graph(checkpointer=InMemorySaver())\n"
+    ("code", SCRATCH + "\nfrom langgraph.checkpoint.memory import InMemorySaver\n\n"
+             "from graphs.cooperation import build_graph\nfrom graphs.state import Context\n\n"
+             "graph = build_graph(checkpointer=InMemorySaver())\n"
              "config = {'configurable': {'thread_id': 'steps'}}\nctx = Context(profile='embedded')\n"
              "NODES = ['legal', 'technical', 'general', 'long_context', 'review', 'integrate']"),
     ("md", "## Run until the router has decided"),
@@ -64,9 +74,7 @@ EFFECTIVENESS = [
     ("md", "# Effectiveness: the ledger, stats, metrics and answer quality\n\nEvery run is recorded in the "
            "ledger (memory/ledger.py): route, each node's model, seconds, load seconds, tokens, the reviewer's "
            "verdicts and your feedback. This notebook uses a scratch data folder, so it starts empty."),
-    ("code", "import os, tempfile\nfrom pathlib import Path\n\n"
-             "os.environ['CONCILIO_DATA_DIR'] = tempfile.mkdtemp()  # a scratch ledger\n\n"
-             "from graphs.api import ask, feedback\n\nquestions = {\n"
+    ("code", SCRATCH + "\nfrom pathlib import Path\n\nfrom graphs.api import ask, feedback\n\nquestions = {\n"
              "    'es-legal': '¿Puede mi casero echarme del piso sin previo aviso?',\n"
              "    'en-legal': 'Can my employer read my private emails?',\n"
              "    'es-tech': '¿Cómo invierto una lista en Python?',\n"
@@ -103,7 +111,7 @@ GPU_SLOT = [
     ("md", "# The GPU slot: budgets, prefetch and swap-aware scheduling\n\nEvery model call goes through one "
            "slot (agents/slot/slot.py). Here the legal and technical roles get their own copies of the embedded model, "
            "so a question really swaps models; the progress events show what the slot does and when."),
-    ("code", "import shutil, tempfile\nfrom dataclasses import replace\nfrom pathlib import Path\n\n"
+    ("code", SCRATCH + "\nimport shutil\nfrom dataclasses import replace\nfrom pathlib import Path\n\n"
              "from agents.models.profiles import Profile, embedded\n\n"
              "base = embedded()\nfolder = Path(tempfile.mkdtemp())\n"
              "def own_copy(role):\n    spec = base.role(role).model\n    path = folder / f'{role}.gguf'\n"

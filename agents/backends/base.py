@@ -11,11 +11,14 @@ backend, a third-party one included.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
+import signal
+import threading
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, ClassVar
 
@@ -132,7 +135,8 @@ def _neutralizing(complete):
 class LoopGuard:
     """Detects a small model repeating itself: the last `n` words already appeared `times` times.
 
-    `feed()` takes the text so far and says whether to stop; `trimmed()` cuts the repeats off.
+    `feed()` takes the text so far and says whether to stop; `trimmed()` cuts the repeats off, keeping the
+    text before the cut exactly as written (line breaks, indentation, a code block's fence closed again).
     """
 
     n: int = 6
@@ -153,8 +157,26 @@ class LoopGuard:
     def trimmed(self, text: str) -> str:
         if self._cut is None:
             return text
-        words = text.split()
-        return " ".join(words[: self._cut]).rstrip()
+        starts = [m.start() for m in re.finditer(r"\S+", text)]
+        kept = text[: starts[self._cut]].rstrip() if self._cut < len(starts) else text.rstrip()
+        if kept.count("```") % 2:  # the cut fell inside a code block: close it, or the rest renders as code
+            kept += "\n```"
+        return kept
+
+
+@contextlib.contextmanager
+def _ctrl_c_stops(flag: threading.Event) -> Iterator[None]:
+    """While a model generates in the main thread with Python's default Ctrl-C handling, Ctrl-C sets `flag`
+    (the token callback then stops the model at the next token) instead of raising wherever the signal lands."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        yield
+        return
+    signal.signal(signal.SIGINT, lambda _signum, _frame: flag.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: GenParams,
@@ -166,7 +188,9 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
     text, count, finish = [], 0, "stop"
     start = time.perf_counter()
 
-    def callback(piece: str) -> bool:
+    interrupted: list[KeyboardInterrupt] = []
+
+    def step(piece: str) -> bool:
         nonlocal count, finish
         text.append(piece)
         count += 1
@@ -181,7 +205,23 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
             return False
         return True
 
-    tokens_in = generate(callback)
+    ctrl_c = threading.Event()
+
+    def callback(piece: str) -> bool:
+        # A KeyboardInterrupt raised in here, or in a C library's Python wrapper around it, would be printed
+        # and swallowed by ctypes (gpt4all calls back from C) and the run would go on: stop, re-raise below.
+        try:
+            return step(piece) and not ctrl_c.is_set()
+        except KeyboardInterrupt as exc:
+            interrupted.append(exc)
+            return False
+
+    with _ctrl_c_stops(ctrl_c):
+        tokens_in = generate(callback)
+    if interrupted:
+        raise interrupted[0]
+    if ctrl_c.is_set():
+        raise KeyboardInterrupt
     out = "".join(text)
     if error := BACKEND_ERROR_TEXT.match(out):
         raise ContextWindowError(model, window, error.group(0))

@@ -2,11 +2,18 @@
 
 llama.cpp may abort the whole process on a malformed file, so every load is preceded by `inspect()`,
 which refuses a missing, non-GGUF or truncated file with a `ModelFileError` naming the file and the fix.
+
+Reading the metadata takes seconds (`gguf.GGUFReader` maps every tensor), so what `inspect()` found is kept
+in the cache folder (`gguf/`, one small JSON per model file), keyed by the file's size, mtime and a hash of
+its first and last 64 KiB: each version of a file is read once per machine, not once per process.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
+import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -49,6 +56,49 @@ def inspect(path: str | os.PathLike[str], fix: str = "download the file again") 
     return _inspect_cached(str(p.resolve()), st.st_size, st.st_mtime_ns, fix)
 
 
+PARTIAL = 64 * 1024  # bytes hashed at each end of the file for the cache key
+CACHE_VERSION = 1  # bump when GGUFInfo changes: older entries are then read again
+
+
+def version_key(path: str, size: int, mtime_ns: int) -> str:
+    """What identifies one version of a model file: size, mtime and a hash of its first and last 64 KiB."""
+    digest = hashlib.sha256(f"{CACHE_VERSION}:{size}:{mtime_ns}:".encode())
+    with open(path, "rb") as fh:
+        digest.update(fh.read(PARTIAL))
+        if size > PARTIAL:
+            fh.seek(max(PARTIAL, size - PARTIAL))
+            digest.update(fh.read(PARTIAL))
+    return digest.hexdigest()
+
+
+def _entry(path: str) -> Path:
+    from agents import paths
+
+    return paths.cache_dir() / "gguf" / (hashlib.sha256(path.encode()).hexdigest()[:24] + ".json")
+
+
+def _from_disk(path: str, key: str) -> GGUFInfo | None:
+    try:
+        saved = json.loads(_entry(path).read_text("utf-8"))
+        if saved.get("key") != key:
+            return None
+        fields = saved["info"]
+        return GGUFInfo(**{**fields, "path": path, "control_tokens": tuple(fields["control_tokens"])})
+    except (OSError, ValueError, TypeError, KeyError):  # no entry yet, or a damaged one: read the file
+        return None
+
+
+def _to_disk(path: str, key: str, info: GGUFInfo) -> None:
+    entry = _entry(path)
+    try:
+        entry.parent.mkdir(parents=True, exist_ok=True)
+        tmp = entry.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps({"key": key, "info": dataclasses.asdict(info)}, ensure_ascii=False), "utf-8")
+        os.replace(tmp, entry)  # one entry per file path: a new version replaces the old one
+    except OSError:  # a read-only cache folder costs the speed-up, never the check
+        pass
+
+
 @functools.lru_cache(maxsize=32)
 def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
     with open(path, "rb") as fh:
@@ -56,6 +106,16 @@ def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
     if magic != GGUF_MAGIC:
         # never the bytes themselves: `path` may be any file the config names (a key, a password file)
         raise ModelFileError(path, "is empty" if not magic else "is not a GGUF file (it lacks GGUF's signature)", fix)
+    key = version_key(path, size, mtime_ns)
+    info = _from_disk(path, key)
+    if info is None:
+        info = read(path, size, fix)
+        _to_disk(path, key, info)
+    return info
+
+
+def read(path: str, size: int, fix: str) -> GGUFInfo:
+    """Read and check the GGUF header with the gguf package (seconds for a large file; inspect() caches it)."""
     import gguf  # heavy-ish import (numpy): only when a model is actually checked
 
     try:

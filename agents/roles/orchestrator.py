@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from agents.backends import Message
-from agents.roles import prompts
+from agents.roles import final, prompts
 from agents.roles.team import Team, TraceEntry, join_notes, trace_row
 from agents.routing import classifier as router
 from agents.routing import language
@@ -55,12 +55,7 @@ def propose_memories(question: str) -> dict[str, str]:
     return facts
 
 
-def known_facts(memories: dict[str, str], lang: str) -> str:
-    """The user's remembered facts as one line for a system prompt ('' when there are none)."""
-    if not memories:
-        return ""
-    return prompts.prompt("orchestrator", "known_facts", lang,
-                          facts="; ".join(f"{k}: {v}" for k, v in sorted(memories.items())))
+known_facts = final.facts_line  # the user's remembered facts as one prompt line (agents/roles/final.py)
 
 
 @dataclass

@@ -75,6 +75,18 @@ def build_messages(lang: str, question: str, draft: str, history: Sequence[Messa
     return [{"role": "system", "content": system}, {"role": "user", "content": body}], fitted
 
 
+def in_words(verdict: str, by: str, issues: list[str]) -> str:
+    """The reviewer's verdict as a sentence (pure): what it means for the answer, not its internal codes."""
+    found = "; ".join(issues)
+    if verdict == "revise":
+        return f"the draft failed a check: {found}" if by == "checks" else f"the reviewer asked for changes: {found}"
+    if by == "model-unclear":
+        return "the reviewer's reply was unclear, so the draft stands as written"
+    if by == "checks":
+        return "the draft passed the checks"
+    return "the reviewer found nothing to fix"
+
+
 def review(team: Team, lang: str, question: str, draft: str, finish: str,
            history: Sequence[Message], summaries: Sequence[str] = ()) -> tuple[Verdict, TraceEntry, str]:
     """(verdict, trace row, the text the reviewer model received)."""
@@ -87,6 +99,7 @@ def review(team: Team, lang: str, question: str, draft: str, finish: str,
     if found:
         verdict = {"verdict": "revise", "issues": found + verdict["issues"], "by": "checks"}
     earlier = sum(m["role"] == "user" for m in history)
-    reply.trace["note"] = (f"verdict {verdict['verdict']} ({verdict['by']}); saw {earlier} earlier turn(s); "
+    reply.trace["note"] = (f"{in_words(verdict['verdict'], verdict['by'], verdict['issues'])}; "
+                           f"saw {earlier} earlier turn(s); "
                            + fitted.note())
     return verdict, reply.trace, messages[-1]["content"]

@@ -207,14 +207,19 @@ class Router:
         return router
 
 
-def out_of_fold(examples: list[Example], folds: int = 5, c: float = 10.0) -> tuple[np.ndarray, np.ndarray]:
-    """Confidence and correctness of each data example's prediction by a router that didn't see it."""
+def out_of_fold(examples: list[Example], folds: int = 5, c: float = 10.0,
+                on_step=None) -> tuple[np.ndarray, np.ndarray]:
+    """Confidence and correctness of each data example's prediction by a router that didn't see it.
+    `on_step(i, folds + 1)` is called as each fold starts (progress; build() is the last step)."""
     from sklearn.model_selection import StratifiedKFold
 
     data = [e for e in examples if e.source == "data"]
     labels = np.array([e.domain for e in data])
     confidence, correct = np.zeros(len(data)), np.zeros(len(data), dtype=bool)
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(data)), labels):
+    splits = StratifiedKFold(folds, shuffle=True, random_state=0).split(np.zeros(len(data)), labels)
+    for step, (train, test) in enumerate(splits, 1):
+        if on_step is not None:
+            on_step(step, folds + 1)
         router = Router([data[i] for i in train], c=c)
         for i in test:
             decision = router.decide(data[i].text)
@@ -222,7 +227,10 @@ def out_of_fold(examples: list[Example], folds: int = 5, c: float = 10.0) -> tup
     return confidence, correct
 
 
-def build(examples: list[Example], *, c: float = 10.0) -> Router:
-    """A router on all examples, its threshold fitted on out-of-fold predictions."""
-    confidence, correct = out_of_fold(examples, c=c)
+def build(examples: list[Example], *, c: float = 10.0, on_step=None) -> Router:
+    """A router on all examples, its threshold fitted on out-of-fold predictions (`on_step(i, n)`: progress)."""
+    folds = 5
+    confidence, correct = out_of_fold(examples, folds=folds, c=c, on_step=on_step)
+    if on_step is not None:
+        on_step(folds + 1, folds + 1)
     return Router(examples, threshold=fit_threshold(confidence, correct), c=c)

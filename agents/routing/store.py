@@ -6,6 +6,10 @@ and the user's corrections in the data folder.
 - Corrections are appended to `<data>/routing/corrections.jsonl` (one JSON object a line, file-locked); the
   router in use is the base refitted with them, cached beside them under their hash.
 - A router file that can't be read is rebuilt from the data, with a `RouterRebuiltWarning`.
+- Only the router for the current corrections is kept: a refit replaces the previous file, it doesn't pile up.
+- `refit_in_background()` fits it in a separate process (`python -m agents.routing.store refit`), so
+  `concilio feedback` returns at once; a question asked meanwhile waits for that fit instead of redoing it.
+- Fitting or waiting for a fit is announced as a `router` progress event (the first one takes a while).
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import hashlib
 import json
 import os
 import pickle
+import subprocess
+import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -25,9 +31,9 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from filelock import FileLock
+from filelock import FileLock, Timeout
 
-from agents import paths
+from agents import paths, progress
 from agents.routing.classifier import DOMAINS, Example, Router, build, correction
 
 VERSION = 1  # bump when features or model change: cached routers are then rebuilt
@@ -139,13 +145,39 @@ def _save(router: Router, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def _cached(path: Path, make) -> Router:
-    with FileLock(str(path) + ".lock"):
+def _cached(path: Path, make, what: str) -> Router:
+    lock = FileLock(str(path) + ".lock")
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:  # another process is fitting this very router: wait for its file rather than refit
+        progress.emit("router", message=f"waiting for {what}, being fitted by another process…")
+        lock.acquire()
+    try:
         router = _load(path)
         if router is None:
+            progress.emit("router", message=f"{what}…")
             router = make()
             _save(router, path)
         return router
+    finally:
+        lock.release()
+
+
+def _prune(keep: Path) -> None:
+    """Remove the routers fitted for earlier corrections (each is ~5 MB); one being fitted right now is left."""
+    for old in keep.parent.glob("router-*.pkl"):
+        if old == keep:
+            continue
+        lock = FileLock(str(old) + ".lock")
+        try:
+            lock.acquire(timeout=0)
+        except Timeout:
+            continue
+        try:
+            old.unlink(missing_ok=True)
+        finally:
+            lock.release()
+        Path(str(old) + ".lock").unlink(missing_ok=True)
 
 
 def base_path() -> Path:
@@ -154,7 +186,11 @@ def base_path() -> Path:
 
 def base() -> Router:
     """The router fitted on the shipped data (built on first use, about 20 s on 2 cores; then cached)."""
-    return _cached(base_path(), lambda: build(training_examples()))
+    def make() -> Router:
+        return build(training_examples(), on_step=lambda i, n: progress.emit(
+            "router", message=f"building the router (once, about 20 s): step {i} of {n}"))
+
+    return _cached(base_path(), make, "building the router from its training data (once on this machine)")
 
 
 REFIT_EVERY = 10  # reviewer confirmations are folded in by a refit in batches of this many
@@ -200,8 +236,10 @@ def current() -> Router:
         if fitted:
             digest = hashlib.sha256(repr([(c.text, c.domain, c.source, c.avoid) for c in corrections[:fitted]])
                                     .encode()).hexdigest()[:16]
-            router = _cached(routing_dir() / f"router-{digest}.pkl",
-                             lambda: base_router.refit_on([*base_router.examples, *corrections[:fitted]]))
+            path = routing_dir() / f"router-{digest}.pkl"
+            router = _cached(path, lambda: base_router.refit_on([*base_router.examples, *corrections[:fitted]]),
+                             f"refitting the router with {fitted} correction(s)")
+            _prune(path)
         if fitted < len(corrections):
             router = router.with_corrections(corrections[fitted:])
         _current.clear()
@@ -215,5 +253,26 @@ def learn(text: str, domain: str, source: str, *, avoid: bool = False, note: str
     add_correction(example, note=note)
     return example
 
+
+def refit_in_background() -> subprocess.Popen:
+    """Fit the router for the stored corrections in a separate process that outlives this one (off the user's
+    path: `concilio feedback` returns while it fits). Its output goes to the cache folder's router/refit.log."""
+    log_path = paths.cache_dir() / "router" / "refit.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("ab") as log:
+        return subprocess.Popen([sys.executable, "-m", "agents.routing.store", "refit"], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+
+
+def main(argv: list[str]) -> int:
+    if argv != ["refit"]:
+        print("usage: python -m agents.routing.store refit", file=sys.stderr)
+        return 2
+    current()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
 
 __all__ = ["DOMAINS", "RouterRebuiltWarning", "base", "current", "learn", "read_corrections", "training_examples"]

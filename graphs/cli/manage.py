@@ -99,7 +99,7 @@ def cmd_memories(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     from graphs.api import feedback
 
-    done = feedback(args.thread, args.verdict, domain=args.domain, turn=args.turn)
+    done = feedback(args.thread, args.verdict, domain=args.domain, turn=args.turn, background=True)
     print(json.dumps(done, ensure_ascii=False) if args.json else
           f"feedback {done['verdict']} on thread {done['thread_id']} turn {done['turn']} "
           f"(routed {done['routed']}): {done['learned']}")

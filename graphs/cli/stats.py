@@ -7,8 +7,8 @@ import json
 import threading
 
 from graphs.cli.text import table
-from memory import ledger as ledger_mod
-from memory.ledger import LedgerError
+
+# memory.ledger (SQLAlchemy, ~1 s) is imported by the commands that use it, not by every `concilio` start.
 
 
 def _fmt(value, pattern: str = "{}") -> str:
@@ -43,6 +43,8 @@ def _quarantined(health: dict) -> str:
 
 
 def cmd_stats(args: argparse.Namespace) -> int:
+    from memory import ledger as ledger_mod
+    from memory.ledger import LedgerError
     from memory.stats import collect
 
     try:

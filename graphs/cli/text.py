@@ -47,37 +47,82 @@ def trace_table(trace: list[dict]) -> str:
     return table(rows)
 
 
+ANSWERING = ("legal", "technical", "general", "long_context", "integrate")  # nodes that write answer text
+
+
+def replaced_note(streamed: str, answer: str, note: str = "") -> str | None:
+    """Why the answer differs from the text streamed last (None when it doesn't). Pure."""
+    streamed, answer = streamed.strip(), answer.strip()
+    if not streamed or streamed == answer:
+        return None
+    if answer and streamed.startswith(answer):
+        return "the model began repeating itself, so the answer ends where the repetition began"
+    if "remembered facts" in note:
+        return "the model copied what concilio remembers about you into its answer; that part is taken out"
+    if "kept the draft" in note:
+        return f"the orchestrator's rewrite was not used ({note}); the answer is the reviewed draft"
+    return "the answer stored is not the text streamed above"
+
+
+def _verdict_words(e: dict) -> str:
+    from agents.roles.reviewer import in_words
+
+    return in_words(e["verdict"], e.get("by", ""), e["issues"])
+
+
 class LiveProgress:
-    """Shows progress events on stderr and streams the final answer's tokens to stdout."""
+    """Shows progress events on stderr and streams the answer's tokens to stdout, from whichever node writes
+    it: the specialist's draft, then (marked) a revision or the orchestrator's rewrite when one replaces it."""
 
     def __init__(self) -> None:
         self.streamed: list[str] = []
+        self.writer: str | None = None
+
+    def started(self) -> None:
+        print("concilio: starting…", file=sys.stderr, flush=True)
+
+    def _mark(self, text: str) -> None:
+        sys.stdout.write(f"\n\n[{text}]\n")
+        sys.stdout.flush()
 
     def __call__(self, e: dict) -> None:
         kind = e.get("event")
         if kind == "token":
-            if e.get("node") == "integrate":
+            if e.get("node") in ANSWERING:
                 self.streamed.append(e["text"])
                 sys.stdout.write(terminal_safe(e["text"]))
                 sys.stdout.flush()
             return
+        if kind == "generating" and e.get("node") in ANSWERING:
+            if self.streamed:
+                self._mark("the orchestrator rewrites the draft above:" if e["node"] == "integrate" else
+                           "a revised draft replaces the one above:")
+            self.streamed, self.writer = [], e["node"]
         line = {
             "route": lambda: f"route: {e['domain']} (by {e['by']}, {e['confidence']:.2f}) · language {e['language']}",
-            "waiting": lambda: f"waiting for the GPU slot (resident: {', '.join(e['resident']) or '-'})…",
+            "waiting": lambda: (f"waiting for the GPU: process {e['holder_pid']} has a model loaded…"
+                                if e.get("holder_pid") else
+                                f"waiting for the GPU slot (resident: {', '.join(e['resident']) or '-'})…"),
             "loading": lambda: f"loading {e['model']}" + (f" ({e['size_mb']} MB)" if e.get("size_mb") else "") + "…",
             "loaded": lambda: f"loaded {e['model']} in {e['seconds']:.2f} s",
             "generating": lambda: f"{e['node']}: {e['model']} is answering…",
-            "verdict": lambda: f"review: {e['verdict']}" + (f" ({'; '.join(e['issues'])})" if e["issues"] else ""),
+            "verdict": lambda: "review: " + _verdict_words(e),
             "skipped": lambda: f"{e['node']} skipped: {e['reason']}",
+            "router": lambda: e["message"],
+            "language": lambda: "note: " + e["message"],
         }.get(kind)
         if line is not None:
             print(f"concilio: {terminal_safe(line())}", file=sys.stderr, flush=True)
 
-    def finish(self, answer: str) -> None:
-        streamed = "".join(self.streamed).strip()
-        if not streamed:
+    def finish(self, answer: str, trace: list[dict] | None = None) -> None:
+        streamed = "".join(self.streamed)
+        note = next((r.get("note") or "" for r in reversed(trace or []) if r.get("node") == "integrate"), "")
+        if not streamed.strip():
             print(terminal_safe(answer))
-        elif streamed != answer.strip():
-            print("\n\n(the rewrite was discarded; the answer is:)\n" + terminal_safe(answer))
-        else:
+            return
+        why = replaced_note(streamed, answer, note)
+        if why is None:
             print()
+        else:
+            self._mark(why + ":")
+            print(terminal_safe(answer))

@@ -159,9 +159,12 @@ async def _stream(service: Service, run: Run, req: wire.ChatRequest, target: wir
             kind, value = item
             if kind == "event":
                 extra = {"concilio_event": value} if events else None
-                if value.get("event") == "token" and value.get("node") in (answer_node, "api"):
-                    streamed.append(value["text"])
-                    yield _data(wire.chunk(cid, req.model, {"content": value["text"]}, extra=extra))
+                if value.get("event") == "token":
+                    if value.get("node") in (answer_node, "api"):
+                        streamed.append(value["text"])
+                        yield _data(wire.chunk(cid, req.model, {"content": value["text"]}, extra=extra))
+                    else:  # a draft or a review being written: shown as the model's thinking
+                        yield _data(wire.chunk(cid, req.model, {"reasoning_content": value["text"]}, extra=extra))
                     continue
                 line = wire.progress_text(value)
                 if line is not None or extra:

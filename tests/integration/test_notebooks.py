@@ -35,7 +35,7 @@ def test_quickstart_runs():
     assert "'domain': 'legal'" in text and " es\n" in text  # the Spanish question's route and language
     assert "analyze" in text and "integrate" in text  # the trace
     assert "saw 1 earlier turn" in text  # the second turn's reviewer saw the first
-    assert "analyze -.-> legal" in text  # the drawn graph
+    assert "| analyze |" in text and "| integrate |" in text  # the graph drawn as ASCII (text/plain)
 
 
 def test_step_through_runs():

@@ -3,6 +3,7 @@ answer interrupted mid-stream leaves no half answer stored, with the next turn w
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -67,6 +68,7 @@ def test_ctrl_c_during_an_answer_stores_no_half_answer_and_the_next_turn_works(t
     proc = interrupt_mid_answer(["ask", "Can my landlord evict me?", "--thread", "k", "--profile", slow], tmp_path)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 130 and "interrupted" in err
+    assert "turn 2 is kept unfinished, without an answer; ask the same question again" in err  # as threads show
     assert [m.type for m in messages("k")] == ["human", "ai", "human"]  # the question, no half answer
     done = run("ask", "Is a verbal lease valid?", "--thread", "k", "--profile", fast, "--json")
     assert done.returncode == 0, done.stderr
@@ -81,5 +83,10 @@ def test_ctrl_c_in_chat_stops_the_answer_and_the_chat_goes_on(tmp_path):
     proc.stdin.flush()
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
-    assert "stopped: nothing was stored" in err and "thread kc" in out
-    assert [m.type for m in messages("kc")] == ["human"]
+    assert [m.type for m in messages("kc")] == ["human"]  # the question is kept, without a half answer
+    # What chat says is what `threads show` and `threads list` say about the same turn.
+    assert "stopped: turn 1 is kept unfinished, without an answer; ask the same question again" in err
+    assert "thread kc" in out
+    assert "A: (unfinished: ask it again to resume)" in run("threads", "show", "kc").stdout
+    listed = json.loads(run("threads", "list", "--json").stdout)
+    assert [(t["thread_id"], t["turns"], t["pending"]) for t in listed] == [("kc", 0, True)]

@@ -67,3 +67,38 @@ def test_truncated_file(tiny_gguf, tmp_path, keep):
     cut.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(ModelFileError, match=r"cut\.gguf: is truncated"):
         inspect(cut, fix="download it again")
+
+
+def test_the_metadata_is_read_once_per_file_version(tiny_gguf, tmp_path, monkeypatch):
+    """A new process (the in-process cache cleared) reuses what an earlier one read; a changed file is read again."""
+    import os
+
+    from agents.models import gguf_file
+
+    monkeypatch.setenv("CONCILIO_CACHE_DIR", str(tmp_path / "cache"))
+    reads = []
+    real = gguf_file.read
+    monkeypatch.setattr(gguf_file, "read", lambda *a: reads.append(a[0]) or real(*a))
+    first = inspect(tiny_gguf)
+    gguf_file._inspect_cached.cache_clear()
+    assert inspect(tiny_gguf) == first and len(reads) == 1  # from the cache folder
+    assert len(list((tmp_path / "cache" / "gguf").glob("*.json"))) == 1
+    data = bytearray(tiny_gguf.read_bytes())
+    data[-1] ^= 0xFF  # same size, another version (its last bytes differ)
+    tiny_gguf.write_bytes(bytes(data))
+    os.utime(tiny_gguf, ns=(1, 1))
+    gguf_file._inspect_cached.cache_clear()
+    inspect(tiny_gguf)
+    assert len(reads) == 2 and len(list((tmp_path / "cache" / "gguf").glob("*.json"))) == 1  # replaced
+
+
+def test_a_truncated_copy_is_refused_even_with_a_cache_entry(tiny_gguf, tmp_path, monkeypatch):
+    from agents.models import gguf_file
+
+    monkeypatch.setenv("CONCILIO_CACHE_DIR", str(tmp_path / "cache"))
+    inspect(tiny_gguf)
+    data = tiny_gguf.read_bytes()
+    tiny_gguf.write_bytes(data[: int(len(data) * 0.97)])
+    gguf_file._inspect_cached.cache_clear()
+    with pytest.raises(ModelFileError, match="is truncated"):
+        inspect(tiny_gguf)

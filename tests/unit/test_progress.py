@@ -69,10 +69,13 @@ def test_cli_live_quiet_and_json(tmp_path, capsys):
     cfg = fake_config(tmp_path)
     assert main(["ask", "What does a lease need?", "--profile", cfg]) == 0
     out, err = capsys.readouterr()
-    assert out.startswith("The orchestrator answer about leases and notice.\n")  # streamed, then the trace
+    # the specialist's draft streams as it is written, then the orchestrator's rewrite, marked; then the trace
+    assert out.startswith("The legal answer about leases and notice.\n\n[the orchestrator rewrites the draft "
+                          "above:]\nThe orchestrator answer about leases and notice.\n")
     assert "route: legal" in out and "integrate" in out
+    assert err.startswith("concilio: starting…\n")  # at once, before the imports and checks
     assert "concilio: route: legal (by classifier" in err and "concilio: loading fake-legal" in err
-    assert "concilio: review: ok" in err
+    assert "concilio: review: the reviewer found nothing to fix" in err
     assert main(["ask", "What does a lease need?", "--profile", cfg, "--quiet"]) == 0
     out, err = capsys.readouterr()
     assert out == "The orchestrator answer about leases and notice.\n" and "concilio:" not in err

@@ -78,3 +78,10 @@ def test_the_prompt_files_ship_as_package_data():
     setup = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]
     assert "agents.roles.prompts" in setup["packages"]
     assert setup["package-data"]["agents.roles.prompts"] == ["*.toml"]
+
+
+def test_the_facts_line_that_answers_are_cleaned_of_is_the_one_the_prompts_write():
+    from agents.roles import final, prompts
+
+    for lang, header in final.FACTS_HEADERS.items():
+        assert prompts.prompt("orchestrator", "known_facts", lang, facts="x").startswith(header + ":")

@@ -129,7 +129,7 @@ def test_a_question_with_lone_surrogates_is_answered_and_stored_with_u_fffd(tmp_
 def test_bad_thread_ids_in_the_cli_are_a_clear_error(argv, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
-    assert err.startswith("error: thread id") and "Traceback" not in err
+    assert any(line.startswith("error: thread id") for line in err.splitlines()) and "Traceback" not in err
     err.encode("utf-8")
 
 
