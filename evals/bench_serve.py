@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from evals.bench_slot import FLOWS, QUESTIONS
+from evals.bench_slot import FLOWS, QUESTIONS, run_json
 
 REPO = Path(__file__).resolve().parents[1]
 MORE = [
@@ -267,16 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="a short run (tests)")
     p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    from agents.errors import ConcilioError
-
-    try:
-        out = run(args)
-    except ConcilioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(out, indent=None if args.json else 2, ensure_ascii=False))
-    return 0
+    return run_json(p, run, argv)
 
 
 if __name__ == "__main__":

@@ -304,6 +304,21 @@ def run(args) -> dict:
         return out
 
 
+def run_json(parser: argparse.ArgumentParser, run, argv: list[str] | None) -> int:
+    """Parse, run, print one JSON object; a ConcilioError (a missing model file...) is one line and exit 2.
+    Shared by the benchmarks (bench_slot, bench_serve)."""
+    args = parser.parse_args(argv)
+    from agents.errors import ConcilioError
+
+    try:
+        out = run(args)
+    except ConcilioError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps(out, indent=None if args.json else 2, ensure_ascii=False))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m evals.bench_slot", description=__doc__.split("\n\n")[0])
     p.add_argument("--models", type=Path, nargs=4, metavar="GGUF",
@@ -318,16 +333,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="a short run (tests)")
     p.add_argument("--json", action="store_true")
-    args = p.parse_args(argv)
-    from agents.errors import ConcilioError
-
-    try:
-        out = run(args)
-    except ConcilioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(json.dumps(out, indent=None if args.json else 2, ensure_ascii=False))
-    return 0
+    return run_json(p, run, argv)
 
 
 if __name__ == "__main__":
