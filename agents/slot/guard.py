@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -40,7 +41,10 @@ def _alive(pid: int) -> bool:
 
 
 class MachineGuard:
-    """The machine-wide lock for one device ("local": every local model, as `single` means across processes)."""
+    """The machine-wide lock for one device ("local": every local model, as `single` means across processes).
+
+    One per folder per process (`shared()`), held while any slot of the process (`owner`) has a local model
+    loaded: slots of one process share it, since the rule is about processes, not objects."""
 
     def __init__(self, folder: Path, device: str = "local") -> None:
         self.folder = folder
@@ -48,8 +52,16 @@ class MachineGuard:
         self.holder_path = folder / f"{device}.holder"
         self.waiting_dir = folder / f"{device}.waiting"
         self._lock: FileLock | None = None
-        self.held = False
+        self._holders: set[int] = set()
+        self._mutex, self._taking = threading.Lock(), threading.Lock()
         self._yielded_at = 0.0
+
+    @property
+    def held(self) -> bool:
+        return bool(self._holders)
+
+    def holds(self, owner: int) -> bool:
+        return owner in self._holders
 
     def _file_lock(self) -> FileLock:
         if self._lock is None:
@@ -79,10 +91,20 @@ class MachineGuard:
                         mark.unlink(missing_ok=True)
         return pids
 
-    def acquire(self, timeout: float, on_wait: Callable[[int | None], None] | None = None) -> float:
-        """Take the guard (no-op when held); the seconds waited. TimeoutError after `timeout` seconds."""
-        if self.held:
-            return 0.0
+    def acquire(self, timeout: float, on_wait: Callable[[int | None], None] | None = None, owner: int = 0) -> float:
+        """Take the guard for `owner` (at once when this process holds it); the seconds waited. TimeoutError
+        after `timeout` seconds."""
+        with self._taking:
+            with self._mutex:
+                if self._holders:
+                    self._holders.add(owner)
+                    return 0.0
+            waited = self._take(timeout, on_wait)
+            with self._mutex:
+                self._holders.add(owner)
+            return waited
+
+    def _take(self, timeout: float, on_wait: Callable[[int | None], None] | None) -> float:
         lock, start = self._file_lock(), time.monotonic()
         try:
             lock.acquire(timeout=0)
@@ -100,7 +122,6 @@ class MachineGuard:
                 mark.unlink(missing_ok=True)
         else:
             self._let_waiters_in(lock, timeout, start)
-        self.held = True
         self.holder_path.write_text(str(os.getpid()))
         return time.monotonic() - start
 
@@ -114,12 +135,49 @@ class MachineGuard:
             time.sleep(POLL_S)
         lock.acquire(timeout=max(0.0, start + timeout - time.monotonic()), poll_interval=POLL_S)
 
+    def release(self, *, yielded: bool = False, owner: int = 0) -> None:
+        """`owner` lets go; the file lock goes when the process's last holder does."""
+        with self._mutex:
+            if owner not in self._holders:
+                return
+            self._holders.discard(owner)
+            if self._holders:
+                return
+            with contextlib.suppress(OSError):
+                self.holder_path.write_text("")
+            if yielded:
+                self._yielded_at = time.monotonic()
+            self._file_lock().release()
+
+
+class GuardHandle:
+    """One slot's view of its process's guard (what GpuSlot uses)."""
+
+    def __init__(self, guard: MachineGuard, owner: int) -> None:
+        self.guard, self.owner = guard, owner
+
+    @property
+    def held(self) -> bool:
+        return self.guard.holds(self.owner)
+
+    def acquire(self, timeout: float, on_wait: Callable[[int | None], None] | None = None) -> float:
+        return self.guard.acquire(timeout, on_wait, owner=self.owner)
+
     def release(self, *, yielded: bool = False) -> None:
-        if not self.held:
-            return
-        with contextlib.suppress(OSError):
-            self.holder_path.write_text("")
-        self.held = False
-        if yielded:
-            self._yielded_at = time.monotonic()
-        self._file_lock().release()
+        self.guard.release(yielded=yielded, owner=self.owner)
+
+    def others_waiting(self) -> list[int]:
+        return self.guard.others_waiting()
+
+    def holder(self) -> int | None:
+        return self.guard.holder()
+
+
+_shared: dict[str, MachineGuard] = {}
+_shared_lock = threading.Lock()
+
+
+def shared(folder: Path) -> MachineGuard:
+    """This process's guard for `folder` (one per process: every slot in it shares it)."""
+    with _shared_lock:
+        return _shared.setdefault(str(folder), MachineGuard(folder))

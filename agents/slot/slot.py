@@ -33,7 +33,8 @@ from agents.backends import ChatModel, load_model, loads_local_file
 from agents.errors import SlotConfigError, SlotTimeoutError
 from agents.models.profiles import ModelSpec
 from agents.settings import settings
-from agents.slot.guard import MachineGuard
+from agents.slot.guard import GuardHandle, MachineGuard
+from agents.slot.guard import shared as shared_guard
 from agents.slot.memory_need import estimate
 from agents.slot.policy import POLICIES, Budget, evict_for, parse_budget, place, transition
 from agents.slot.prefetch import Prefetcher
@@ -86,7 +87,7 @@ class _Entry:
 class GpuSlot:
     def __init__(self, budget: Budget | str | None = None, loader: Callable[[ModelSpec], ChatModel] = load_model,
                  timeout: float | None = None, policy: str | None = None, max_passes: int | None = None,
-                 prefetch: bool | None = None, guard: MachineGuard | None | bool = True) -> None:
+                 prefetch: bool | None = None, guard: GuardHandle | MachineGuard | None | bool = True) -> None:
         try:  # settings are checked here, so a wrong one can't surface later, mid-run, in a hand-over
             s = settings()
             self.budget = budget if isinstance(budget, Budget) else parse_budget(budget or s.slot_budget)
@@ -108,7 +109,7 @@ class GpuSlot:
         self.max_resident_seen = 0
         self.max_resident_mb_seen = 0.0
         self.over_budget: _Bounded[list[str]] = _Bounded()
-        self.guard = (MachineGuard(runtime_dir()) if guard is True else guard) or None
+        self.guard = (GuardHandle(shared_guard(runtime_dir()), id(self)) if guard is True else guard) or None
         self._journal = s.slot_journal
         self._watcher: threading.Thread | None = None
         self._names: dict[Hashable, str] = {}  # model key -> name, for `ps` (one per model seen)

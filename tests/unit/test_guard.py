@@ -74,3 +74,17 @@ def test_waiting_past_the_timeout_names_the_holder(tmp_path):
         assert MachineGuard(tmp_path).others_waiting() == []  # the waiter's mark went with it
     finally:
         proc.wait(10)
+
+
+def test_slots_of_one_process_share_its_guard_and_it_goes_with_the_last(tmp_path):
+    from agents.slot.guard import GuardHandle, MachineGuard
+
+    guard = MachineGuard(tmp_path)
+    a, b = GuardHandle(guard, 1), GuardHandle(guard, 2)
+    assert a.acquire(1) >= 0 and b.acquire(0.01) == 0.0  # the second slot of the process doesn't wait
+    a.release()
+    assert b.held and not a.held and guard.holder() == os.getpid()
+    b.release()
+    assert not guard.held and guard.holder() is None
+    other = _holder(tmp_path, 0.1)  # another process can take it now
+    assert other.wait(10) == 0
