@@ -99,6 +99,11 @@ def _to_disk(path: str, key: str, info: GGUFInfo) -> None:
         pass
 
 
+# tokenizer.ggml.model values llama.cpp loads (llama-vocab.cpp); any other makes gpt4all "load" a model that
+# then writes nothing, so such a file is refused before anything runs
+TOKENIZER_MODELS = frozenset({"llama", "gpt2", "bert", "t5", "rwkv", "ugm", "plamo2", "no_vocab", "none"})
+
+
 @functools.lru_cache(maxsize=32)
 def _inspect_cached(path: str, size: int, mtime_ns: int, fix: str) -> GGUFInfo:
     with open(path, "rb") as fh:
@@ -131,6 +136,13 @@ def read(path: str, size: int, fix: str) -> GGUFInfo:
         return f.contents() if f is not None else None
 
     arch = field("general.architecture") or "unknown"
+    if arch not in {str(name) for name in gguf.MODEL_ARCH_NAMES.values()}:
+        raise ModelFileError(path, f"has the model architecture {arch!r}, which llama.cpp (and so gpt4all) can't run",
+                             fix)
+    vocab = field("tokenizer.ggml.model")
+    if vocab is not None and vocab not in TOKENIZER_MODELS:
+        raise ModelFileError(path, f"has the tokenizer model {vocab!r}, which llama.cpp doesn't know (it knows "
+                                   f"{', '.join(sorted(TOKENIZER_MODELS))})", fix)
     tokens = field("tokenizer.ggml.tokens") or []
     types = field("tokenizer.ggml.token_type") or []
     control = tuple(t for t, kind in zip(tokens, types) if kind == _CONTROL_TOKEN)

@@ -25,10 +25,26 @@ from graphs.cli import ask, manage, serve, stats
 from graphs.cli.text import LiveProgress, terminal_safe, trace_table  # noqa: F401 - the CLI's public helpers
 
 
+class _OptionsAnywhere(argparse.ArgumentParser):
+    """A command whose options may come after its arguments too (`threads show --json T`), as users of llm and
+    ollama type them: argparse's intermixed parsing, for the sub-commands (which have no sub-commands)."""
+
+    _inner = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._inner:
+            return super().parse_known_args(args, namespace)
+        self._inner = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._inner = False
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="concilio", description="Several local LLMs answering as one.")
     p.add_argument("--version", action="version", version=f"concilio {version()}")
-    sub = p.add_subparsers(dest="command", required=True)
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_OptionsAnywhere)
     a = sub.add_parser("ask", help="ask a question (Spanish or English)")
     a.add_argument("question", nargs="?", help="the question; - or nothing reads it from stdin")
     a.add_argument("--thread", help="continue this conversation thread (default: a new one)")

@@ -102,3 +102,23 @@ def test_a_truncated_copy_is_refused_even_with_a_cache_entry(tiny_gguf, tmp_path
     gguf_file._inspect_cached.cache_clear()
     with pytest.raises(ModelFileError, match="is truncated"):
         inspect(tiny_gguf)
+
+
+@pytest.mark.parametrize(("arch", "vocab", "problem"), [
+    ("nonsense", None, "model architecture 'nonsense', which llama.cpp"),
+    ("llama", "bogus", "tokenizer model 'bogus', which llama.cpp doesn't know"),
+])
+def test_a_file_llama_cpp_cannot_run_is_refused_before_anything_runs(tmp_path, arch, vocab, problem):
+    import gguf
+
+    path = tmp_path / f"{arch}-{vocab}.gguf"
+    writer = gguf.GGUFWriter(str(path), arch=arch)
+    if vocab:
+        writer.add_tokenizer_model(vocab)
+    writer.add_tensor("a", np.arange(64, dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    with pytest.raises(ModelFileError, match=problem):
+        inspect(path, fix="use another file")

@@ -73,3 +73,9 @@ def test_cli_threads_show_after_a_restart_and_unknown_ids(capsys):
     assert main(["threads", "list"]) == 0 and "hilo" in capsys.readouterr().out
     assert main(["threads", "show", "nope"]) == 1
     assert "no thread 'nope'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [["threads", "show", "--json", "nothere"], ["threads", "show", "nothere", "--json"]])
+def test_options_go_before_or_after_the_thread_id(argv, capsys):
+    assert main(argv) == 1
+    assert "no thread 'nothere'" in capsys.readouterr().err  # parsed, not refused as an unrecognized argument
