@@ -121,7 +121,8 @@ class Team:
         row = trace_row(
             node, seconds=time.perf_counter() - start, note=note, role=role, model=spec.model.name,
             backend=spec.model.backend, load_seconds=round(lease.load_seconds, 4), swapped=lease.swapped,
-            tokens=completion.tokens_out, tokens_in=completion.tokens_in, pid=os.getpid(),
+            tokens=completion.tokens_out, tokens_in=completion.tokens_in,
+            pid=getattr(lease.model, "served_pid", None) or os.getpid(),
         )
         return Reply(completion.text, completion.finish, row)
 

@@ -176,6 +176,7 @@ class RemoteModel(ChatModel):
     def __init__(self, server: ServerInfo, name: str, lease) -> None:
         self.server, self.name, self.lease = server, name, lease
         self.note = f"served by concilio serve (pid {server.pid})"
+        self.served_pid = server.pid  # the process that ran the call, for the trace
 
     def complete(self, messages: Sequence[Message], params: GenParams,
                  on_token: TokenCallback | None = None) -> Completion:
@@ -234,8 +235,7 @@ class RemoteSlot:
         from agents.slot.slot import Lease
 
         lease = Lease(None, spec)  # type: ignore[arg-type]
-        lease.model = RemoteModel(self.server, spec.name, lease)
-        lease.note = lease.model.note
+        lease.model = RemoteModel(self.server, spec.name, lease)  # its note says who served it
         yield lease
 
     def prefetch(self, spec) -> bool:
