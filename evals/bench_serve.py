@@ -151,6 +151,9 @@ def machine_resident(journal: Path) -> tuple[int, list]:
     loaded: dict[tuple, int] = {}
     most, over = 0, []
     for e in sorted((e for e in events if e.get("local")), key=lambda e: e["t"]):
+        if e["event"] == "exit":  # a process that ended holds nothing
+            loaded = {k: v for k, v in loaded.items() if k[0] != e["pid"]}
+            continue
         key = (e["pid"], e["model"])
         loaded[key] = loaded.get(key, 0) + (1 if e["event"] == "load" else -1)
         if loaded[key] <= 0:

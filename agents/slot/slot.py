@@ -111,6 +111,10 @@ class GpuSlot:
         self.over_budget: _Bounded[list[str]] = _Bounded()
         self.guard = (GuardHandle(shared_guard(runtime_dir()), id(self)) if guard is True else guard) or None
         self._journal = s.slot_journal
+        if self._journal is not None:  # a process that ends keeps its models until it is gone: say when
+            import atexit
+
+            atexit.register(self._log, "exit", None)
         self._watcher: threading.Thread | None = None
         self._names: dict[Hashable, str] = {}  # model key -> name, for `ps` (one per model seen)
 
@@ -331,12 +335,12 @@ class GpuSlot:
         self._watcher = threading.Thread(target=watch, name="concilio-guard-watch", daemon=True)
         self._watcher.start()
 
-    def _log(self, kind: str, spec: ModelSpec) -> None:
+    def _log(self, kind: str, spec: ModelSpec | None) -> None:
         """CONCILIO_SLOT_JOURNAL: one line per load and unload, from every process (the benchmarks' evidence)."""
         if self._journal is None:
             return
-        line = json.dumps({"t": time.time(), "pid": os.getpid(), "event": kind, "model": spec.name,
-                           "local": loads_local_file(spec.backend)})
+        line = json.dumps({"t": time.time(), "pid": os.getpid(), "event": kind, "model": spec and spec.name,
+                           "local": spec is None or loads_local_file(spec.backend)})
         with contextlib.suppress(OSError), open(self._journal, "a", encoding="utf-8") as out:
             out.write(line + "\n")
 
