@@ -35,7 +35,7 @@ import threading
 import time
 from pathlib import Path
 
-from evals.bench_slot import FLOWS, QUESTIONS, run_json
+from evals.bench_slot import FLOWS, QUESTIONS, ratios, run_json
 
 REPO = Path(__file__).resolve().parents[1]
 MORE = [
@@ -251,10 +251,7 @@ def run(args) -> dict:
         fifo = concurrency(env, "fifo", args.clients, per, args.tokens, args.seed)
         aware = concurrency(env, "aware", args.clients, per, args.tokens, args.seed)
         out["concurrency"] = {"clients": args.clients, "questions_per_client": per, "tokens_per_call": args.tokens,
-                              "fifo": fifo, "aware": aware,
-                              "swap_reduction": round(fifo["swaps"] / max(aware["swaps"], 1), 2),
-                              "throughput_gain": round(aware["questions_per_s"] / fifo["questions_per_s"], 2),
-                              "p95_ratio": round(aware["p95_s"] / fifo["p95_s"], 2)}
+                              **ratios(fifo, aware)}
         return out
     finally:
         shutil.rmtree(base, ignore_errors=True)

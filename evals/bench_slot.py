@@ -267,7 +267,12 @@ def compare(profile: Profile, threads: int, per_thread: int, tokens: int, seed: 
     fifo = concurrency(profile, threads, per_thread, tokens, "fifo", seed)
     aware = concurrency(profile, threads, per_thread, tokens, "aware", seed)
     return {"threads": threads, "questions_per_thread": per_thread, "tokens_per_call": tokens,
-            "fifo": fifo, "aware": aware,
+            **ratios(fifo, aware)}
+
+
+def ratios(fifo: dict, aware: dict) -> dict:
+    """FIFO vs swap-aware, as every benchmark of the slot reports it (bench_slot, bench_serve)."""
+    return {"fifo": fifo, "aware": aware,
             "swap_reduction": round(fifo["swaps"] / max(aware["swaps"], 1), 2),
             "throughput_gain": round(aware["questions_per_s"] / fifo["questions_per_s"], 2),
             "p95_ratio": round(aware["p95_s"] / fifo["p95_s"], 2)}

@@ -30,7 +30,8 @@ from filelock import FileLock, Timeout
 POLL_S = 0.05
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process `pid` is running (a process of another user counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -73,7 +74,7 @@ class MachineGuard:
         """The pid that holds the guard now (None when free or unknown)."""
         with contextlib.suppress(OSError, ValueError):
             pid = int(self.holder_path.read_text().strip() or 0)
-            return pid if pid and _alive(pid) else None
+            return pid if pid and alive(pid) else None
         return None
 
     def others_waiting(self) -> list[int]:
@@ -85,7 +86,7 @@ class MachineGuard:
                     pid = int(mark.name)
                     if pid == os.getpid():
                         continue
-                    if _alive(pid):
+                    if alive(pid):
                         pids.append(pid)
                     else:
                         mark.unlink(missing_ok=True)

@@ -30,6 +30,7 @@ from agents.backends.base import ChatModel, Completion, GenParams, Message, Toke
 from agents.errors import ConcilioError
 from agents.paths import data_dir
 from agents.settings import settings
+from agents.slot.guard import alive
 
 FILE = "server.json"
 PROBE_S = 0.5
@@ -67,16 +68,6 @@ def remove() -> None:
             path.unlink()
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def _health(url: str, key: str | None) -> dict | None:
     import httpx
 
@@ -108,10 +99,10 @@ def find() -> ServerInfo | None:
         return None
     if pid == os.getpid():
         return None  # the server itself
-    health = _health(url, key) if _alive(pid) else None
+    health = _health(url, key) if alive(pid) else None
     if health is None or health.get("pid") != pid:
         with contextlib.suppress(OSError):
-            if not _alive(pid):
+            if not alive(pid):
                 path.unlink()  # left by a server that was killed
         return None
     return ServerInfo(url, pid, str(info.get("profile", "")), key)
@@ -264,10 +255,7 @@ def remote_slot() -> RemoteSlot | None:
     """A RemoteSlot when a server runs (and this process isn't it), else None."""
     import httpx
 
-    try:
-        server = find()
-    except ServerUnreachable:
-        raise
+    server = find()  # CONCILIO_SERVER that doesn't answer: ServerUnreachable, not a silent local run
     if server is None:
         return None
     try:
