@@ -62,6 +62,15 @@ class Settings(BaseSettings):
     turn_timeout: float = Field(900.0, gt=0, description="seconds a question waits while another process answers "
                                                          "on the same thread")
 
+    # --- caching (memory/cache/, agents/backends/kv_state.py) ---
+    cache: bool = Field(True, description="answer a question asked again in the same context from the response "
+                                          "cache (off: always run the models)")
+    cache_ttl: float = Field(7 * 86400.0, ge=0, description="seconds a cached answer stays valid (0: no expiry)")
+    cache_near: float = Field(0.0, ge=0, le=1, description="embedding similarity for near-duplicate first-turn "
+                                                           "hits (0: exact hits only; see memory/cache/near.py)")
+    kv_cache_mb: float = Field(512.0, ge=0, description="RAM kept for evaluated prompt state across swaps, per "
+                                                        "llamacpp model (0: off)")
+
     # --- the GPU slot (agents/slot/) ---
     slot_budget: str = Field("single", description="single, models:N, or a memory budget such as 6GB")
     slot_pin: Annotated[tuple[str, ...], NoDecode] = Field((), description="roles kept loaded, comma-separated "

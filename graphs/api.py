@@ -20,8 +20,10 @@ from typing import Any
 from agents.backends import loads_local_file
 from agents.models.gguf_file import inspect
 from agents.models.profiles import Profile
+from agents.paths import data_dir
 from agents.roles.orchestrator import clean_question
 from agents.roles.team import Team, team_for
+from agents.settings import settings
 from agents.user_text import check_question_fits, validate_thread_id
 from graphs.cooperation import build_graph
 from graphs.state import Context
@@ -40,7 +42,8 @@ def preflight(team: Team) -> None:
 
 def ask(question: str, *, thread_id: str | None = None, profile: str | Profile | Team | None = None,
         db: str | Path | None = None, force_domain: str | None = None,
-        on_event: Callable[[dict], None] | None = None, learn: bool = True, local: bool = False) -> dict[str, Any]:
+        on_event: Callable[[dict], None] | None = None, learn: bool = True, local: bool = False,
+        cache: bool | None = None) -> dict[str, Any]:
     """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace.
 
     When a resident server runs (`concilio serve`; found as agents/slot/remote.py says) the turn runs there, on its
@@ -48,6 +51,7 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     A profile other than the server's, a Team/Profile object, `db` or `learn=False` also run in process.
 
     `learn=False` keeps the router as it is (an override or a passed review teaches it nothing): evaluations.
+    `cache=False` runs the models even when the response cache has the answer (default: CONCILIO_CACHE).
 
     `on_event` receives progress as it happens (see agents/progress.py): route, waiting, loading, loaded,
     generating, token, verdict, skipped; the same events a LangGraph client gets with stream_mode="custom".
@@ -60,25 +64,27 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
 
         server = remote.find()
         if server is not None and client.serves(server, profile):
-            return client.ask(server, text, thread_id=thread_id, force_domain=force_domain, on_event=on_event)
+            return client.ask(server, text, thread_id=thread_id, force_domain=force_domain, on_event=on_event,
+                              cache=cache)
     team = team_for(profile)
     if local and hasattr(team.slot, "local"):  # a RemoteSlot: this process's own slot instead
         team = Team(team.profile, team.slot.local())
     check_question_fits(team, text)
     preflight(team)
     return run_turn(text, team=team, thread_id=thread_id or uuid.uuid4().hex[:12], db=db,
-                    force_domain=force_domain, on_event=on_event, learn=learn)
+                    force_domain=force_domain, on_event=on_event, learn=learn, cache=cache)
 
 
 def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = None,
              force_domain: str | None = None, on_event: Callable[[dict], None] | None = None, learn: bool = True,
              history: Sequence[tuple[str, str]] = (), cancel: threading.Event | None = None,
-             saver=None) -> dict[str, Any]:
+             saver=None, cache: bool | None = None) -> dict[str, Any]:
     """One turn in this process, on `team`: the in-process `ask` and the server both run turns here.
 
     `history`: (question, answer) pairs that a new thread starts from (an OpenAI client's earlier messages);
     ignored when the thread already has turns. `saver`: another checkpointer (the server's in-memory one for
-    requests without a thread id). `cancel`: set it to stop the run at its next token.
+    requests without a thread id). `cancel`: set it to stop the run at its next token. `cache`: use the
+    response cache (memory/cache/, beside the threads database); None: as CONCILIO_CACHE says.
     """
     config = {"configurable": {"thread_id": thread_id}}
     with contextlib.ExitStack() as stack:
@@ -86,6 +92,7 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
             stack.enter_context(turn_lock(db_location(db), thread_id))
             saver = stack.enter_context(sqlite_checkpointer(db))
         store = stack.enter_context(sqlite_store(db))
+        answers = stack.enter_context(open_cache(db)) if (settings().cache if cache is None else cache) else None
         graph = build_graph(checkpointer=saver, store=store)
         pending = graph.get_state(config)
         if history and not pending.values.get("messages"):
@@ -98,7 +105,7 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
         # killed between nodes loses nothing (the default writes checkpoints in the background).
         payload = None if resumed else {"question": text, "force_domain": force_domain}
         out: dict[str, Any] = {}
-        context = Context(profile=team, learn=learn, cancel=cancel)
+        context = Context(profile=team, learn=learn, cancel=cancel, cache=answers)
         for mode, chunk in graph.stream(payload, config, context=context, durability="sync",
                                         stream_mode=["custom", "values"]):
             if mode == "values":
@@ -114,7 +121,21 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
         "profile": team.profile.name,
         "trace": out["trace"],
         "resumed": resumed,
+        "cached": any(row.get("node") == "cache" for row in out["trace"]),
     }
+
+
+def open_cache(db: str | Path | None = None):
+    """The response cache beside the threads database (a context manager giving None when it can't open)."""
+    from memory import cache as responses
+
+    s = settings()
+    embed = None
+    if s.cache_near > 0:
+        from agents.routing.embedding import embed_one as embed
+    where = db_location(db)
+    folder = where.parent if isinstance(where, Path) else data_dir()  # a file: URI (tests): the data folder
+    return responses.opened(responses.cache_path(folder), s.cache_ttl, near_threshold=s.cache_near, embed=embed)
 
 
 def seed(graph, config: dict, history: Sequence[tuple[str, str]]) -> None:

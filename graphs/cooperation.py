@@ -1,9 +1,12 @@
 """The cooperation flow, as one LangGraph:
 
     START → analyze ─(route)→ legal | technical | general | long_context → review ─(revise, once)→ back
-                                                                                 └──────────→ integrate → END
+               │                                                                 └──────────→ integrate → END
+               └─(the same question in the same context was answered before)→ cached → END
 
-analyze     orchestrator: language, complexity, domain (a learned classifier; the model only when it is unsure)
+analyze     orchestrator: language, complexity, domain (a learned classifier; the model only when it is unsure);
+            then the response cache (memory/cache/) is asked, before any model is loaded
+cached      the stored answer, with where it came from: no model, no swap
 legal       legal specialist answers            technical   technical specialist answers
 general     the orchestrator answers itself
 long_context  the long-context model answers, with the domain's prompt, when the thread outgrows the specialist
@@ -39,6 +42,7 @@ from agents.user_text import check_question_fits
 from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
+from memory import cache as responses
 from memory import ledger
 from memory import store as memories
 
@@ -78,7 +82,8 @@ def _reporting(node):
     return wrapper
 
 
-def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, error: str | None = None) -> None:
+def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, error: str | None = None,
+                cache: str | None = None) -> None:
     """Queue this run for the effectiveness ledger (memory/ledger.py); never blocks, never raises."""
     started = state.get("started_at") or time.time()
     ledger.record_safely(
@@ -87,7 +92,8 @@ def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, 
         route=state.get("route"), trace=trace, profile=_team(runtime).profile.name if error is None else "",
         started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None),
         seconds=time.time() - started, verdict=(state.get("review") or {}).get("verdict"),
-        revisions=state.get("revisions", 0), error=error)
+        revisions=state.get("revisions", 0), error=error,
+        cache=cache or (state.get("cache") or {}).get("outcome"))
 
 
 def _learning(runtime: Runtime[Context] | None) -> bool:
@@ -146,7 +152,11 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     progress.emit("route", domain=result.domain, by=result.by, confidence=round(result.confidence, 3),
                   language=result.language, node=node)
     route = {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by, "node": node}
-    team.prefetch(*routing.roles_ahead("analyze", {"route": route}))  # the answering model's file, now
+    cached = _look_up(runtime, team, question, result.language, route, state)
+    if cached is not None:
+        result.trace["note"] = join_notes(result.trace["note"], cached.pop("note"))
+    if not (cached or {}).get("hit"):
+        team.prefetch(*routing.roles_ahead("analyze", {"route": route}))  # the answering model's file, now
     return {
         # A fixed id per turn: a turn that failed and is asked again replaces its question, not duplicates it.
         "messages": [*removed, HumanMessage(question, id=f"turn-{turn}-question")],
@@ -162,7 +172,75 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
         "answer": "",
         "trace": Overwrite([{**result.trace, "turn": turn}]),
         "started_at": time.time(),
+        "cache": cached,
     }
+
+
+def _look_up(runtime: Runtime[Context] | None, team, question: str, lang: str, route: dict, state: State
+             ) -> dict | None:
+    """The response cache's entry for this turn (memory/cache/), before any model loads; None without a cache."""
+    cache = runtime.context.cache if runtime is not None and runtime.context else None
+    if cache is None:
+        return None
+    key = responses.key_for(team.profile, question, language=lang, route=route, history=_history(state),
+                            summaries=state.get("summaries", []),
+                            facts=orchestrator.known_facts(_memories(runtime), lang))
+    hit, note = responses.look_up(cache, key)
+    info = {"key": key.value, "scope": key.scope, "question": key.question, "first": key.first_turn,
+            "outcome": f"hit-{hit.how}" if hit else "miss", "note": note}
+    if hit is not None:
+        info["hit"] = {"answer": hit.answer, "how": hit.how, "similarity": round(hit.similarity, 4),
+                       "entry": {k: v for k, v in hit.entry.items() if k != "answer"}}
+    return info
+
+
+def cached(state: State, runtime: Runtime[Context]) -> dict:
+    """A cache hit: the stored answer, and a trace row saying where it came from. No model runs."""
+    hit, turn = state["cache"]["hit"], state["turn"]
+    entry = hit["entry"]
+    where = (f"cache hit ({hit['how']}, similarity {hit['similarity']:.3f})" if hit["how"] == "near"
+             else "cache hit (exact)")
+    origin = f"stored from thread {entry.get('thread', '?')} turn {entry.get('turn', '?')}"
+    if hit["how"] == "near":
+        origin += f", asked as {entry.get('question', '')[:80]!r}"
+    row = trace_row("cache", note=f"{where}: {origin}", turn=turn)
+    progress.emit("cached", how=hit["how"], similarity=hit["similarity"], thread=entry.get("thread"),
+                  turn=entry.get("turn"))
+    answer = hit["answer"]
+    row = _remember(state, runtime, row)
+    meta = {"turn": turn, "route": state["route"], "language": state["language"], "models": [], "cached": True}
+    _record_run(state, runtime, [*state.get("trace", []), row])
+    return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],
+            "summaries": [summarize_turn(state["question"], answer)], "trace": [row]}
+
+
+def _remember(state: State, runtime: Runtime[Context] | None, row: dict) -> dict:
+    """What the question says about the user (agents/roles/orchestrator.py) goes to memory; the row says so."""
+    proposed = orchestrator.propose_memories(state["question"])
+    if proposed and runtime is not None and runtime.store is not None:
+        thread = get_config().get("configurable", {}).get("thread_id", "?")
+        memories.remember(runtime.store, proposed, source=f"thread {thread}, turn {state['turn']}")
+        remembered = ", ".join(f"{k}={v}" for k, v in proposed.items())
+        row = {**row, "note": join_notes(row.get("note", ""), f"remembered {remembered}")}
+    return row
+
+
+def _keep(state: State, runtime: Runtime[Context] | None, answer: str, language_ok: bool, row: dict) -> dict:
+    """Store the finished answer in the response cache when the turn earned it; the row says what happened."""
+    cache = runtime.context.cache if runtime is not None and runtime.context else None
+    info = state.get("cache")
+    if cache is None or not info:
+        return row
+    verdict = (state.get("review") or {}).get("verdict")
+    ok, why = responses.cacheable(verdict=verdict, finish=state.get("draft_finish"),
+                                  revisions=state.get("revisions", 0), language_ok=language_ok, answer=answer)
+    if ok:
+        models = sorted({r["model"] for r in [*state.get("trace", []), row] if r.get("model")})
+        thread = get_config().get("configurable", {}).get("thread_id", "?")
+        why = responses.keep(cache, info, {"answer": answer, "question": state["question"], "thread": thread,
+                                           "turn": state["turn"], "route": state["route"],
+                                           "language": state["language"], "models": models})
+    return {**row, "note": join_notes(row.get("note", ""), why)}
 
 
 def _specialist(name: str, role: str | None = None):
@@ -236,12 +314,8 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
     if mismatch:  # said, not passed off as "in the user's language"
         row = {**row, "note": join_notes(row.get("note", ""), mismatch)}
         progress.emit("language", message=mismatch)
-    proposed = orchestrator.propose_memories(state["question"])
-    if proposed and runtime is not None and runtime.store is not None:
-        thread = get_config().get("configurable", {}).get("thread_id", "?")
-        memories.remember(runtime.store, proposed, source=f"thread {thread}, turn {turn}")
-        remembered = ", ".join(f"{k}={v}" for k, v in proposed.items())
-        row = {**row, "note": join_notes(row.get("note", ""), f"remembered {remembered}")}
+    row = _remember(state, runtime, row)
+    row = _keep(state, runtime, answer, not mismatch, row)
     models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]
     meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models))}
     _record_run(state, runtime, [*state.get("trace", []), row])
@@ -258,14 +332,16 @@ def build_graph(*, checkpointer=None, store=None, cache=None):
     builder.add_node("long_context", _reporting(_specialist("long_context", role="reviewer")))
     builder.add_node("review", _reporting(review))
     builder.add_node("integrate", _reporting(integrate))
+    builder.add_node("cached", _reporting(cached))
 
     builder.add_edge(START, "analyze")
     answering = ["legal", "technical", "general", "long_context"]
-    builder.add_conditional_edges("analyze", routing.after_analyze, answering)
+    builder.add_conditional_edges("analyze", routing.after_analyze, [*answering, "cached"])
     for name in answering:
         builder.add_edge(name, "review")
     builder.add_conditional_edges("review", routing.after_review, [*answering, "integrate"])
     builder.add_edge("integrate", END)
+    builder.add_edge("cached", END)
     return builder.compile(checkpointer=checkpointer, store=store, cache=cache, name="concilio")
 
 

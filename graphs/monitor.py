@@ -69,6 +69,8 @@ class LedgerCollector:
                           *[sa.func.sum(sa.case((nodes.c.seconds <= b, 1), else_=0)) for b in BUCKETS])
                 .where(used).group_by(nodes.c.node, nodes.c.model)).all()
             ratings = conn.execute(sa.select(fb.c.verdict, sa.func.count()).group_by(fb.c.verdict)).all()
+            lookups = conn.execute(sa.select(runs.c.cache, sa.func.count()).where(runs.c.cache.is_not(None))
+                                   .group_by(runs.c.cache)).all()
         yield _counter("concilio_runs", "Runs of the cooperation graph, by routed domain and outcome",
                        [((str(d), str(o)), n) for d, o, n in by_outcome], ("domain", "outcome"))
         yield _counter("concilio_routing_decisions", "Routing decisions by domain and path (classifier, llm, ...)",
@@ -89,6 +91,8 @@ class LedgerCollector:
         yield family
         yield _counter("concilio_feedback", "User ratings of answers", [((str(v),), n) for v, n in ratings],
                        ("verdict",))
+        yield _counter("concilio_cache_lookups", "Response cache lookups by outcome (hit-exact, hit-near, miss)",
+                       [((str(o),), n) for o, n in lookups], ("outcome",))
 
     def _live(self):
         from agents.slot.slot import default_slot

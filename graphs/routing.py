@@ -11,7 +11,9 @@ MAX_REVISIONS = 1
 Specialist = Literal["legal", "technical", "general", "long_context"]
 
 
-def after_analyze(state: State) -> Specialist:
+def after_analyze(state: State) -> Specialist | Literal["cached"]:
+    if (state.get("cache") or {}).get("hit"):
+        return "cached"  # the response cache had this turn: no model runs
     route = state["route"]
     return route.get("node") or route["domain"]  # type: ignore[return-value]
 

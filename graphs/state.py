@@ -53,6 +53,7 @@ class State(InputState, OutputState, total=False):
     revisions: int
     summaries: Annotated[list[str], operator.add]  # one line per completed turn (agents/roles/context.py)
     started_at: float  # when this turn's analyze ran (epoch seconds): the run's total time for the ledger
+    cache: dict | None  # the response cache's key for this turn and, on a hit, the stored answer (memory/cache/)
 
 
 @dataclass
@@ -63,3 +64,4 @@ class Context:
     profile: Any = None
     learn: bool = True  # False: overrides and passed reviews don't teach the router (evaluations)
     cancel: Any = None  # a threading.Event: once set, the run stops at its next token (RunCancelled)
+    cache: Any = None  # a memory.cache.ResponseCache: asked before any model runs, fed by integrate

@@ -129,11 +129,12 @@ def aggregate(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback
     seconds = [float(r["seconds"]) for r in runs if not r.get("error") and r.get("seconds") is not None]
     count = defaultdict(lambda: defaultdict(int))
     for r in runs:
-        for key in ("domain", "routed_by", "verdict"):
+        for key in ("domain", "routed_by", "verdict", "cache"):
             count[key][str(r.get(key))] += 1
     summary = {
         "runs": len(runs), "errors": sum(bool(r.get("error")) for r in runs),
         "by_domain": dict(count["domain"]), "by_path": dict(count["routed_by"]), "verdicts": dict(count["verdict"]),
+        "cache": {k: v for k, v in count["cache"].items() if k != "None"},  # hit-exact | hit-near | miss
         "p50_s": _pct(seconds, 50), "p95_s": _pct(seconds, 95),
         "swaps_per_run": _rate(sum(int(r.get("swaps") or 0) for r in runs), len(runs)),
         "feedback": {"good": sum(f["verdict"] == "good" for f in feedback),
@@ -166,6 +167,17 @@ def collect(since: str | dt.datetime | None = None, ledger: Ledger | None = None
     health = {"url": _safe_url(ledger.url), **ledger_mod.failures(ledger.url)}
     report = aggregate(*read_rows(ledger, when))
     return {"since": when.isoformat() if when else None, **report, "ledger": health}
+
+
+def cache_outcomes(ledger: Ledger | None = None) -> dict[str, int]:
+    """How often the response cache hit (exact, near) and missed, over the whole ledger."""
+    ledger = ledger or ledger_mod.default()
+    ledger.flush(timeout=10)
+    runs = ledger_mod.runs
+    with ledger.connect() as conn:
+        rows = conn.execute(sa.select(runs.c.cache, sa.func.count()).where(runs.c.cache.is_not(None))
+                            .group_by(runs.c.cache)).all()
+    return {str(outcome): int(n) for outcome, n in rows}
 
 
 def _safe_url(url: str) -> str:

@@ -28,6 +28,9 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("CONCILIO_CONFIG", str(base / "no-config.toml"))
     monkeypatch.setenv("CONCILIO_GPT4ALL_DIR", str(base / "no-gpt4all"))
     monkeypatch.delenv("CONCILIO_PROFILE", raising=False)
+    # Tests ask the same questions on purpose (retries, resumes, races): they test the models' flow, so the
+    # response cache is off unless a test turns it on (tests/unit/test_response_cache.py and its kin).
+    monkeypatch.setenv("CONCILIO_CACHE", "off")
     FakeChatModel.reset()
     yield
 

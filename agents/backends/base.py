@@ -93,6 +93,7 @@ class Completion:
     tokens_out: int
     seconds: float
     finish: str = "stop"  # "stop" (end of turn) | "length" | "loop" | "cancelled"
+    first_token_seconds: float | None = None  # from the call to the first piece of text (prompt processing)
 
 
 TokenCallback = Callable[[str], bool | None]  # return False to stop generating
@@ -187,11 +188,14 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
     guard = LoopGuard() if params.stop_on_loop else None
     text, count, finish = [], 0, "stop"
     start = time.perf_counter()
+    first: list[float] = []
 
     interrupted: list[KeyboardInterrupt] = []
 
     def step(piece: str) -> bool:
         nonlocal count, finish
+        if not first:
+            first.append(time.perf_counter() - start)
         text.append(piece)
         count += 1
         if on_token is not None and on_token(piece) is False:
@@ -227,4 +231,5 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
         raise ContextWindowError(model, window, error.group(0))
     if guard is not None and finish == "loop":
         out = guard.trimmed(out)
-    return Completion(out.strip(), tokens_in, count, time.perf_counter() - start, finish)
+    return Completion(out.strip(), tokens_in, count, time.perf_counter() - start, finish,
+                      round(first[0], 4) if first else None)

@@ -23,6 +23,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING
 
+from agents.backends import kv_state
 from agents.backends.base import (
     BackendOptions,
     ChatModel,
@@ -33,6 +34,7 @@ from agents.backends.base import (
     timed_completion,
 )
 from agents.models.gguf_file import inspect
+from agents.settings import settings
 
 if TYPE_CHECKING:
     from agents.models.profiles import ModelSpec
@@ -90,6 +92,16 @@ def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
     return -1, ""
 
 
+def state_identity(spec: ModelSpec) -> tuple:
+    """What a kept prompt state is valid for: this file as it is now, this window, template and options."""
+    try:
+        info = spec.path.stat()
+        size, mtime = info.st_size, info.st_mtime_ns
+    except OSError:
+        size = mtime = None
+    return kv_state.identity(str(spec.path), size, mtime, spec.context_window, spec.chat_template, spec.options)
+
+
 class LlamaCppChatModel(ChatModel):
     backend = "llamacpp"
 
@@ -109,6 +121,8 @@ class LlamaCppChatModel(ChatModel):
                 # llama-cpp-python's default is half the cores; gpt4all (the default backend) uses them all
                 model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads or os.cpu_count(),
                 n_gpu_layers=layers, chat_format=chat_format, verbose=False)
+        # the states this model file evaluated before it was last swapped out (agents/backends/kv_state.py)
+        self._llm.set_cache(kv_state.cache_for(state_identity(spec), settings().kv_cache_mb))
 
     def complete(self, messages: Sequence[Message], params: GenParams,
                  on_token: TokenCallback | None = None) -> Completion:

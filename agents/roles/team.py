@@ -34,6 +34,7 @@ class TraceEntry(TypedDict, total=False):
     swapped: bool
     tokens: int  # generated tokens
     tokens_in: int
+    first_token_s: float  # the model call's time to its first token (its prompt processing, mostly)
     skipped: bool
     note: str
     pid: int  # the process that ran the model call (the server's, when one served it)
@@ -124,6 +125,8 @@ class Team:
             tokens=completion.tokens_out, tokens_in=completion.tokens_in,
             pid=getattr(lease.model, "served_pid", None) or os.getpid(),
         )
+        if completion.first_token_seconds is not None:
+            row["first_token_s"] = completion.first_token_seconds
         return Reply(completion.text, completion.finish, row)
 
 

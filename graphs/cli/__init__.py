@@ -21,7 +21,7 @@ import os
 import sys
 
 from agents.errors import ConcilioError
-from graphs.cli import ask, manage, serve, stats
+from graphs.cli import ask, cache, manage, serve, stats
 from graphs.cli.text import LiveProgress, terminal_safe, trace_table  # noqa: F401 - the CLI's public helpers
 
 
@@ -51,6 +51,8 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--profile", help="embedded, gpt4all-seed, or a config .toml (default: auto)")
     a.add_argument("--domain", choices=["legal", "technical", "general"], help="skip routing: force this route")
     a.add_argument("--local", action="store_true", help="run in this process even when a server runs")
+    a.add_argument("--no-cache", dest="cache", action="store_false", default=None,
+                   help="run the models even when the response cache has this answer")
     out = a.add_mutually_exclusive_group()
     out.add_argument("--json", action="store_true", help="print one JSON object, no progress")
     out.add_argument("--quiet", action="store_true",
@@ -87,8 +89,11 @@ def parser() -> argparse.ArgumentParser:
     c.add_argument("--thread")
     c.add_argument("--profile")
     c.add_argument("--local", action="store_true", help="run in this process even when a server runs")
+    c.add_argument("--no-cache", dest="cache", action="store_false", default=None,
+                   help="run the models even when the response cache has the answer")
     c.set_defaults(func=ask.cmd_chat)
     stats.add_commands(sub)  # stats, metrics
+    cache.add_commands(sub)  # cache stats|clear
     serve.add_commands(sub)  # serve, ps
     return p
 

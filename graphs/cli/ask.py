@@ -40,7 +40,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     thread = validate_thread_id(args.thread) if args.thread is not None else uuid.uuid4().hex[:12]
     try:
         result = ask(question, thread_id=thread, profile=args.profile, force_domain=args.domain, on_event=live,
-                     local=args.local)
+                     local=args.local, cache=args.cache)
     except KeyboardInterrupt:
         print(f"\ninterrupted {stopped_message(thread, question)} · thread {thread}", file=sys.stderr)
         return 130
@@ -139,7 +139,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             live = LiveProgress()
             try:
                 result = ask(line, thread_id=thread, profile=args.profile, force_domain=forced, on_event=live,
-                             local=args.local)
+                             local=args.local, cache=args.cache)
             except KeyboardInterrupt:
                 print("\n" + stopped_message(thread, line), file=sys.stderr)
                 continue

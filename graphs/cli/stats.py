@@ -21,7 +21,8 @@ def stats_text(report: dict) -> str:
             f"seconds per run p50 {_fmt(s['p50_s'])} p95 {_fmt(s['p95_s'])}; swaps per run "
             f"{_fmt(s['swaps_per_run'])}; feedback {s['feedback']['good']} good / {s['feedback']['bad']} bad",
             "routes: " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_domain"].items()))
-            + "  paths: " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_path"].items()))]
+            + "  paths: " + ", ".join(f"{k} {v}" for k, v in sorted(s["by_path"].items()))
+            + ("  cache: " + ", ".join(f"{k} {v}" for k, v in sorted(s["cache"].items())) if s.get("cache") else "")]
     rows = [["model", "domain", "runs", "answered", "feedback", "review pass", "revised", "p50 s", "p95 s",
              "swaps/run", "tok/s", "errors"]]
     for m in report["models"]:

@@ -1,7 +1,8 @@
 """The HTTP front door of `concilio serve` (FastAPI; sse-starlette for streams): OpenAI's chat API, `ps`, health.
 
     GET  /v1/models              the graph (concilio, concilio-legal|technical|general) and each model by name
-    POST /v1/chat/completions    streamed or not; X-Concilio-Thread continues a stored thread
+    POST /v1/chat/completions    streamed or not; X-Concilio-Thread continues a stored thread;
+                                 Cache-Control: no-cache runs the models even when the answer is cached
     GET  /api/ps                 resident models, the queue, the budget, runs in flight (concilio ps)
     GET  /health                 {"pid", "profile"}: how clients find out the server is this one
 
@@ -88,6 +89,8 @@ def create_app(service: Service, *, api_key: str | None = None) -> FastAPI:
             events = request.headers.get("x-concilio-events") == "1"
             work = _work(service, req, target)
             run = service.admit(req.model, thread if target.kind == "graph" else None)
+            if "no-cache" in request.headers.get("cache-control", "").lower():
+                run.cache = False  # HTTP's own way to ask for a fresh answer
         except wire.RequestError as exc:
             return _error(exc)
         except ConcilioError as exc:

@@ -43,6 +43,7 @@ class Run:
     started: float = field(default_factory=time.time)
     cancel: threading.Event = field(default_factory=threading.Event)
     state: str = "running"
+    cache: bool | None = None  # False: the client sent Cache-Control: no-cache (None: CONCILIO_CACHE decides)
 
 
 class Service:
@@ -124,11 +125,12 @@ class Service:
 
         if run.thread is not None:
             return run_turn(conv.question, team=self.team, thread_id=run.thread, history=conv.history,
-                            force_domain=target.domain, on_event=on_event, cancel=run.cancel)
+                            force_domain=target.domain, on_event=on_event, cancel=run.cancel, cache=run.cache)
         from langgraph.checkpoint.memory import InMemorySaver
 
         result = run_turn(conv.question, team=self.team, thread_id=run.id, history=conv.history,
-                          force_domain=target.domain, on_event=on_event, cancel=run.cancel, saver=InMemorySaver())
+                          force_domain=target.domain, on_event=on_event, cancel=run.cancel, saver=InMemorySaver(),
+                          cache=run.cache)
         return {**result, "thread_id": None}
 
     def run_model(self, run: Run, target: Target, request: ChatRequest, messages: list[dict],

@@ -38,7 +38,8 @@ def encodable(value: Any) -> Any:
 
 def run_record(*, thread_id: str, turn: int | None, question: str, language: str | None, route: dict | None,
                trace: list[dict], started_at: dt.datetime, seconds: float, profile: str = "",
-               verdict: str | None = None, revisions: int = 0, error: str | None = None) -> dict:
+               verdict: str | None = None, revisions: int = 0, error: str | None = None,
+               cache: str | None = None) -> dict:
     """A run and its node executions and reviews, as one JSON-able record. Pure."""
     route = route or {}
     domain = route.get("domain")
@@ -62,7 +63,7 @@ def run_record(*, thread_id: str, turn: int | None, question: str, language: str
         "profile": profile, "question": question, "language": language, "domain": domain,
         "confidence": route.get("confidence"), "routed_by": route.get("by"), "node": route.get("node"),
         "verdict": verdict, "revisions": revisions, "swaps": sum(n["swapped"] for n in nodes),
-        "seconds": round(seconds, 4), "error": error,
+        "seconds": round(seconds, 4), "error": error, "cache": cache,
     }
     return encodable({"kind": "run", "id": run["id"], "run": run, "nodes": nodes, "reviews": found})
 

@@ -43,6 +43,7 @@ runs = sa.Table(
     sa.Column("swaps", sa.Integer),
     sa.Column("seconds", sa.Float),
     sa.Column("error", sa.Text),
+    sa.Column("cache", sa.String(16)),  # hit-exact | hit-near | miss; NULL: no response cache (0002)
 )
 node_runs = sa.Table(
     "node_runs", metadata,

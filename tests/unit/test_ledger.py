@@ -37,10 +37,10 @@ def _versions(conn) -> list[str]:
 
 def test_schema_steps_are_applied_once_in_order_and_recorded(tmp_path):
     engine = ledger.make_engine(f"sqlite:///{tmp_path / 'l.sqlite'}")
-    assert ledger.migrate(engine) == ["0001"]
+    assert ledger.migrate(engine) == ["0001", "0002"]
     assert ledger.migrate(engine) == []
     with engine.connect() as conn:
-        assert _versions(conn) == ["0001"]
+        assert _versions(conn) == ["0002"]  # Alembic keeps the head
         assert {"runs", "node_runs", "reviews", "feedback"} <= set(sa.inspect(conn).get_table_names())
 
 
@@ -48,8 +48,8 @@ NOTES = """
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0002"
-down_revision = "0001"
+revision = "0099"
+down_revision = "0002"
 
 
 def upgrade():
@@ -64,9 +64,9 @@ def test_a_new_step_runs_on_an_old_ledger_and_keeps_its_rows(tmp_path, monkeypat
 
     scripts = tmp_path / "migrations"
     shutil.copytree(ledger.schema.SCRIPTS, scripts, ignore=shutil.ignore_patterns("__pycache__"))
-    (scripts / "versions" / "0002_notes.py").write_text(NOTES, "utf-8")
+    (scripts / "versions" / "0099_notes.py").write_text(NOTES, "utf-8")
     monkeypatch.setattr(ledger.schema, "SCRIPTS", scripts)
-    assert ledger.migrate(ledger.make_engine(url)) == ["0002"]
+    assert ledger.migrate(ledger.make_engine(url)) == ["0099"]
     with sa.create_engine(url).connect() as conn:
         assert conn.execute(sa.text("SELECT thread_id, notes FROM runs")).all() == [("t", None)]
 
