@@ -130,9 +130,7 @@ def open_cache(db: str | Path | None = None):
     from memory import cache as responses
 
     s = settings()
-    embed = None
-    if s.cache_near > 0:
-        from agents.routing.embedding import embed_one as embed
+    embed = responses.embed if s.cache_near > 0 else None
     where = db_location(db)
     folder = where.parent if isinstance(where, Path) else data_dir()  # a file: URI (tests): the data folder
     return responses.opened(responses.cache_path(folder), s.cache_ttl, near_threshold=s.cache_near, embed=embed)

@@ -135,6 +135,7 @@ class LlamaCppChatModel(ChatModel):
             stream = llm.create_chat_completion(
                 messages=list(messages), max_tokens=params.max_tokens, temperature=params.temperature,
                 top_k=params.top_k, top_p=params.top_p, repeat_penalty=params.repeat_penalty, stream=True)
+            finished = False
             try:
                 for chunk in stream:
                     piece = chunk["choices"][0].get("delta", {}).get("content")
@@ -142,8 +143,13 @@ class LlamaCppChatModel(ChatModel):
                         produced += 1
                         if not callback(piece):
                             break
+                else:
+                    finished = True  # llama-cpp-python saved the state itself (when a cache is set)
             finally:
                 stream.close()
+            if not finished and llm.cache is not None:  # stopped by us (length, loop, cancel): keep it too
+                state = llm.save_state()
+                llm.cache[state.input_ids.tolist()] = state
             return max(0, llm.n_tokens - produced)  # the context holds the prompt, then what was generated
 
         return timed_completion(generate, params, on_token)

@@ -27,9 +27,12 @@ import threading
 import time
 from collections.abc import Callable, Hashable, Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from agents import progress
 from agents.backends import ChatModel, load_model, loads_local_file
+from agents.backends.kv_state import held as kv_held
+from agents.backends.kv_state import kv_state_note
 from agents.errors import SlotConfigError, SlotTimeoutError
 from agents.models.profiles import ModelSpec
 from agents.settings import settings
@@ -286,7 +289,10 @@ class GpuSlot:
         return {
             "resident": [{"model": e.spec.name, "need_mb": round(e.need_mb, 1), "device": e.device or e.spec.device,
                           "idle_s": round(now - e.last_used, 1), "state": e.state,
-                          "pinned": k in self.budget.pinned} for k, e in list(self._entries.items())],
+                          "pinned": k in self.budget.pinned, "prompt_state": kv_state_note(e.spec.backend)}
+                         for k, e in list(self._entries.items())],
+            "kept_states": [{"file": Path(key[0]).name, "window": key[3], "states": n, "mb": round(size / 1e6, 1)}
+                            for key, (n, size) in kv_held().items()],
             "waiting": [{"model": self._names.get(w.key, "?"), "passed": w.passed} for w in list(self._turns.waiters)],
             "budget": self.budget.describe(),
             "guard": None if self.guard is None else {"held": self.guard.held, "holder": self.guard.holder(),

@@ -95,10 +95,12 @@ def cmd_ps(args: argparse.Namespace) -> int:
     slot = report["slot"]
     print(f"server pid {report['pid']} · profile {report['profile']} · up {report['uptime_s']:.0f} s · budget "
           f"{slot['budget']} · keep-alive {report['keep_alive_s']:.0f} s")
-    rows = [["model", "need MB", "device", "idle s", "state", "pinned"]]
+    rows = [["model", "need MB", "device", "idle s", "state", "pinned", "prompt state"]]
     rows += [[r["model"], f"{r['need_mb']:.0f}", r["device"], f"{r['idle_s']:.0f}", r["state"],
-              "yes" if r["pinned"] else "no"] for r in slot["resident"]]
+              "yes" if r["pinned"] else "no", r.get("prompt_state", "-")] for r in slot["resident"]]
     print(table(rows) if len(rows) > 1 else "no model loaded")
+    for kept in slot.get("kept_states", []):
+        print(f"kept prompt states: {kept['file']} (window {kept['window']}): {kept['states']}, {kept['mb']} MB")
     if slot["waiting"]:
         print("waiting: " + ", ".join(w["model"] for w in slot["waiting"]))
     for run in report["runs"]:

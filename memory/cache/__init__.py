@@ -29,6 +29,13 @@ __all__ = ["Hit", "ResponseCache", "TurnKey", "cache_path", "cacheable", "key_fo
 FILE_NAME = "responses.sqlite"
 
 
+def embed(text: str):
+    """A question as a unit vector: the router's sentence embedder (agents/routing/semantic.py), loaded once."""
+    from agents.routing import semantic
+
+    return semantic.encode([text])[0]
+
+
 def cache_path(folder: Path) -> Path:
     return folder / FILE_NAME
 
@@ -47,11 +54,12 @@ def cacheable(*, verdict: str | None, finish: str | None, revisions: int, langua
               answer: str) -> tuple[bool, str]:
     """Whether a finished turn's answer may be served again, and why not. Pure.
 
-    Never: an empty answer, a draft that looped or was cut at the length limit, one the reviewer still
-    rejected when the revisions ran out, or an answer not in the user's language."""
+    Never: an empty answer, a draft that looped (cut by the loop guard) or was cancelled, one the reviewer still
+    rejected when the revisions ran out, or an answer not in the user's language. A draft that reached its token
+    limit is kept: running again would stop at the same place."""
     if not answer.strip():
         return False, "not cached: empty answer"
-    if finish in ("loop", "length", "cancelled"):
+    if finish in ("loop", "cancelled"):
         return False, f"not cached: the draft stopped ({finish})"
     if verdict == "revise":
         return False, f"not cached: the reviewer still asked for changes after {revisions} revision(s)"
