@@ -203,3 +203,39 @@ def test_hits_and_misses_are_counted_in_the_ledger(tmp_path, monkeypatch):
     ask("What is a lease?", profile=team, db=db, thread_id="a")
     ask("What is a lease?", profile=team, db=db, thread_id="b")
     assert stats.cache_outcomes() == {"miss": 1, "hit-exact": 1}
+
+
+def test_no_look_alike_pair_passes_the_rule_even_at_similarity_one():
+    from evals.bench_cache import pairs
+
+    report = pairs(threshold=None)["rule_alone"]
+    assert report["look_alikes"] >= 30 and report["false_hits"] == 0
+    assert set(report["by_language"]) == {"en", "es"}
+    assert report["true_hits"] >= report["paraphrases"] * 0.7  # the rule still takes most rephrasings
+
+
+def test_cache_stats_and_clear_from_the_cli(tmp_path, monkeypatch, capsys):
+    import json
+
+    from graphs.cli import main
+
+    monkeypatch.setenv("CONCILIO_CACHE", "on")
+    team = fake_team()
+    FakeChatModel.enqueue("A lease is a contract.", "OK", "A lease is a rental contract.")
+    ask("What is a lease?", profile=team, thread_id="a")  # the data folder's threads and cache
+    ask("What is a lease?", profile=team, thread_id="b")
+    capsys.readouterr()
+    assert main(["cache", "stats", "--json"]) == 0
+    stats = json.loads(capsys.readouterr().out)
+    assert (stats["live"], stats["hits"], stats["lookups"], stats["by_outcome"]) == (1, 1, 2, {"miss": 1,
+                                                                                           "hit-exact": 1})
+    assert main(["cache", "clear"]) == 0 and "removed 1" in capsys.readouterr().out
+    assert not ask("What is a lease?", profile=team, thread_id="c")["cached"]
+
+
+def test_prompt_state_support_is_said_per_backend():
+    from agents.backends.kv_state import identity, kv_state_note
+
+    assert "kept" in kv_state_note("llamacpp") and "not kept" in kv_state_note("gpt4all")
+    assert identity("m.gguf", 1, 2, 4096, "gguf", ()) != identity("m.gguf", 1, 2, 2048, "gguf", ())
+    assert identity("m.gguf", 1, 2, 4096, "gguf", ()) != identity("m.gguf", 1, 3, 4096, "gguf", ())
