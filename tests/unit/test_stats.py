@@ -158,3 +158,25 @@ def test_metrics_listen_on_loopback_by_default():
         assert server.server_address[0] == "127.0.0.1"
     finally:
         server.shutdown()
+
+
+def test_cache_hits_and_misses_reach_stats_and_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("CONCILIO_CACHE", "on")
+    profile = fake_config_toml(tmp_path / "fake.toml", {
+        "orchestrator": "general", "legal": "Tiene que avisarle con antelación.", "technical": "Use reversed(xs).",
+        "reviewer": "OK"})
+    questions = ["How do I reverse a list in Python?", "¿Puede mi casero echarme sin avisar?"]
+    results = [ask(questions[i % 2], profile=profile, thread_id=f"t{i}") for i in range(6)]  # 1 miss, 2 hits each
+    calls = sum(bool(r.get("model")) for result in results for r in result["trace"])
+    report = collect()
+    assert report["summary"]["cache"] == {"miss": 2, "hit-exact": 4}
+    assert "cache: hit-exact 4, miss 2" in stats_text(report)
+    server = serve(0)
+    try:
+        metrics = _metrics(server.server_port)
+    finally:
+        server.shutdown()
+    assert metrics['concilio_cache_lookups_total{outcome="hit-exact"}'] == 4
+    assert metrics['concilio_cache_lookups_total{outcome="miss"}'] == 2
+    assert sum(v for k, v in metrics.items() if k.startswith("concilio_model_calls_total")) == calls
+    assert calls == sum(bool(r.get("model")) for result in results[:2] for r in result["trace"])  # misses only
