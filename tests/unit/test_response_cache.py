@@ -239,3 +239,31 @@ def test_prompt_state_support_is_said_per_backend():
     assert "kept" in kv_state_note("llamacpp") and "not kept" in kv_state_note("gpt4all")
     assert identity("m.gguf", 1, 2, 4096, "gguf", ()) != identity("m.gguf", 1, 2, 2048, "gguf", ())
     assert identity("m.gguf", 1, 2, 4096, "gguf", ()) != identity("m.gguf", 1, 3, 4096, "gguf", ())
+
+
+def test_a_rephrased_first_turn_is_a_near_hit_and_a_look_alike_is_not(tmp_path, monkeypatch):
+    import numpy as np
+
+    from memory.cache import key as cache_key
+    from memory.cache import look_up
+
+    def embed(text: str):  # stand-in for the sentence embedder: similar wording, similar vector
+        vector = np.zeros(64, dtype=np.float32)
+        for word in cache_key.normalise(text).split():
+            vector[hash(word.strip("?¿!.,")) % 64] += 1
+        return vector / np.linalg.norm(vector)
+
+    cache = ResponseCache(tmp_path / "r.sqlite", near_threshold=0.6, embed=embed)
+    p = fake_profile()
+    stored = key(p, "How do I reverse a list in Python?", route={"domain": "technical", "node": "technical"})
+    responses.keep(cache, {"key": stored.value, "question": stored.question, "scope": stored.scope, "first": True},
+                   {"answer": "Use reversed(xs) or xs[::-1].", "question": "How do I reverse a list in Python?",
+                    "thread": "a", "turn": 1, "route": {"domain": "technical"}, "language": "en", "models": []})
+    route = {"domain": "technical", "node": "technical"}
+    hit, note = look_up(cache, key(p, "In Python, how do I reverse a list?", route=route))
+    assert hit is not None and hit.how == "near" and "cache hit (near" in note
+    miss, note = look_up(cache, key(p, "How do I reverse a list in Java?", route=route))
+    assert miss is None and "java" in note  # close in wording, refused by the pinned words
+    follow_up = key(p, "In Python, how do I reverse a list?", route=route,
+                    history=[{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}])
+    assert look_up(cache, follow_up)[0] is None  # near hits are for first turns only
