@@ -19,8 +19,13 @@ from dataclasses import dataclass
 
 from agents.routing.signals import fold
 
-STICKINESS = 0.8  # prior on the thread's domain for a turn without cues: switching needs odds > 2s/(1-s) = 8
-FOLLOW_STICKINESS = 0.9  # ... for a turn that points back at the thread (odds > 18)
+# Prior on the thread's domain: switching needs the turn's odds (own domain vs the thread's) above 2s/(1-s).
+STICKINESS = 0.8  # a turn without cues, towards legal or technical: odds > 8
+FOLLOW_STICKINESS = 0.95  # a turn that points back at the thread: odds > 38
+# `general` is the catch-all: a turn with no domain of its own scores high on it ("make it faster": general
+# 0.94). Scoring general is weak evidence of leaving the thread, so switching to it takes more.
+CATCH_ALL = "general"
+CATCH_ALL_STICKINESS = (0.95, 0.99)  # without cues (odds > 38), pointing back (odds > 198)
 REFERENCE_SWAP_S = 5.0  # a swap this slow (or slower) gets the whole margin; a faster one proportionally less
 EXPLICIT = ("override", "feedback")
 
@@ -77,7 +82,10 @@ def with_thread(scores: dict[str, float], thread_domain: str | None, text: str, 
     alone = f"the turn alone: {own} {scores[own]:.2f}, {thread_domain} {scores[thread_domain]:.2f}"
     if said == "change":
         return ThreadRoute(own, False, f"topic change: the turn announces a new subject ({alone})")
-    prior = follow_stickiness if said == "follow" else stickiness
+    if own == CATCH_ALL:
+        prior = CATCH_ALL_STICKINESS[said == "follow"]
+    else:
+        prior = follow_stickiness if said == "follow" else stickiness
     others = (1 - prior) / max(len(scores) - 1, 1)
     posterior = {d: p * (prior if d == thread_domain else others) for d, p in scores.items()}
     best = max(posterior, key=posterior.__getitem__)

@@ -66,9 +66,15 @@ def test_with_thread(scores, thread, text, domain, kept):
 
 
 def test_without_cues_only_the_prior_decides():
-    scores = _scores(0.05, 0.10, 0.85)  # odds 8.5 against the thread: over 8 without cues, under 18 with them
-    assert C.with_thread(scores, "technical", "make it faster").domain == "technical"
-    assert C.with_thread(scores, "technical", "make it faster", use_cues=False).domain == "general"
+    scores = _scores(0.85, 0.08, 0.07)  # odds 10.6 against the thread: over 8 without cues, under 38 with them
+    assert C.with_thread(scores, "technical", "and what about the licence?").domain == "technical"
+    assert C.with_thread(scores, "technical", "and what about the licence?", use_cues=False).domain == "legal"
+
+
+def test_scoring_the_catch_all_is_weak_evidence_of_leaving_the_thread():
+    scores = _scores(0.03, 0.03, 0.94)  # "make it faster" alone: general, as contentless turns are
+    assert C.with_thread(scores, "technical", "write three unit tests for it").domain == "technical"
+    assert C.with_thread(_scores(0.005, 0.005, 0.99), "technical", "Who painted the Mona Lisa?").domain == "general"
 
 
 @pytest.mark.parametrize(
