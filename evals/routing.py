@@ -39,7 +39,7 @@ DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / 
 EVAL_DATA = Path(__file__).resolve().parent / "data"
 HELDOUT = ("routing_exam.jsonl", "routing_chat.jsonl", "routing_parallel.jsonl", "routing_practical.jsonl")
 CURVE = (0, 50, 200)
-KIND_CURVE = (0, 10, 25, 50, 100)
+KIND_CURVE = (0, 25, 50, 100, 200)
 TECHNICAL_EXAM = ("computer_security", "electrical_engineering", "college_computer_science",
                   "high_school_computer_science", "machine_learning")
 
@@ -170,13 +170,14 @@ def heldout(router, ngram_only, sets: dict[str, list[dict]]) -> dict:
 
 
 def corrected_kind(base, exam: list[dict], n_points=KIND_CURVE) -> dict:
-    """Feed N technical exam questions (MMLU dev/val) as feedback to routers that never saw that kind; measure
-    on the held-out exam set (questions of the same kind, written apart). n-gram alone vs the router in use."""
+    """Feed N academic technical questions (MMLU's technical subjects and the synthetic technical rows) as
+    feedback to routers fitted without any of them (nor their translations); measure on the held-out exam set
+    (questions of the same kind, written apart). The n-gram alone (the old mechanism) vs the router in use."""
     from agents.routing import store as router_store
     from agents.routing.classifier import Router, correction
 
-    kind = [r for r in router_store.training_rows() if r.get("source") == "mmlu"
-            and any(s in r["id"] for s in TECHNICAL_EXAM)]
+    kind = [r for r in router_store.training_rows() if (r.get("source") == "mmlu" and any(
+        s in r["id"] for s in TECHNICAL_EXAM)) or r["id"].startswith("syn-tech-")]
     ids = {r["id"] for r in kind}
     rest = router_store.training_examples(exclude=ids)
     random.Random(0).shuffle(kind)
@@ -192,7 +193,8 @@ def corrected_kind(base, exam: list[dict], n_points=KIND_CURVE) -> dict:
             curve[str(min(n, len(kind)))] = {"technical_recall": report["per_domain"]["technical"]["recall"],
                                              "macro_f1": report["macro_f1"]}
         curves[name] = curve
-    return {"kind": "MMLU technical exam questions (" + ", ".join(TECHNICAL_EXAM) + ")", "pool": len(kind),
+    return {"kind": "academic technical questions: MMLU " + ", ".join(TECHNICAL_EXAM) + " and synthetic_technical",
+            "pool": len(kind),
             "left_out_of_training": len(router_store.training_rows()) - len(rest), "measured_on": "routing_exam.jsonl",
             "test_n": len(exam), "curves": curves}
 

@@ -15,6 +15,7 @@ policies replayed on the user's own logged questions (the ledger). Used by `pyth
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 MARGINS = (0.0, 0.1, 0.2, 0.3, 0.5)
 STREAM = 200
@@ -104,7 +105,16 @@ def ledger_rows(url: str | None = None) -> list[dict]:
 
     from memory import ledger
 
-    engine = ledger.make_engine(url or ledger.default_url())
+    url = url or ledger.default_url()
+    if url == "off":
+        return []
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and not Path(parsed.database).exists():
+        return []  # nothing logged yet (and reading must not create the file)
+    engine = ledger.make_engine(url)
+    if not sa.inspect(engine).has_table("runs"):  # no run was ever logged here
+        engine.dispose()
+        return []
     with engine.connect() as conn:
         runs = conn.execute(sa.select(ledger.runs.c.thread_id, ledger.runs.c.turn, ledger.runs.c.question,
                                       ledger.runs.c.domain, ledger.runs.c.routed_by)

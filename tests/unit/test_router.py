@@ -180,6 +180,7 @@ EXAM_STEMS = [
 
 def test_a_correction_moves_its_neighbours_in_meaning_not_only_its_duplicates(base):
     router = base.with_corrections([R.correction("How do I bake sourdough bread at home?", "legal", "feedback")])
-    near = router.decide("What's the best way to bake sourdough bread in my own kitchen?")
+    near = router.decide("Any tips for making a sourdough loaf in a home oven?")  # few words in common
     assert near.domain == "legal" and near.by == "feedback" and "embedding" in near.note
+    assert near.tier == "embeddings"
     assert router.decide("How do I reverse a linked list in Python?").domain == "technical"  # far: unmoved
