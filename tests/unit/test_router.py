@@ -184,3 +184,14 @@ def test_a_correction_moves_its_neighbours_in_meaning_not_only_its_duplicates(ba
     assert near.domain == "legal" and near.by == "feedback" and "embedding" in near.note
     assert near.tier == "embeddings"
     assert router.decide("How do I reverse a linked list in Python?").domain == "technical"  # far: unmoved
+
+
+def test_without_the_embedder_package_the_router_is_the_n_gram_model_alone(monkeypatch):
+    from agents.routing import semantic
+
+    monkeypatch.setattr(semantic, "available", lambda: False)
+    rows = [e for e in router_store.training_examples() if e.source == "data"]
+    router = R.Router([e for d in R.DOMAINS for e in [r for r in rows if r.domain == d][:12]])
+    assert router.head is None and not router.semantic
+    decision = router.decide("The power factor of a purely inductive load is")
+    assert decision.tier == "ngram" and decision.domain in R.DOMAINS
