@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     # --- models and questions ---
     profile: str | None = Field(None, description="the default profile: auto, embedded, gpt4all-seed or a .toml")
     max_question_chars: int = Field(20_000, gt=0, description="longer questions are refused before any model runs")
+    route_thread: bool = Field(True, description="route a follow-up with its thread: a turn without a domain of "
+                                                 "its own keeps the thread's (agents/routing/context.py)")
+    route_swap_margin: float = Field(0.1, ge=0, le=1, description="swap-aware routing: when the top two domains "
+                                     "are this close and the runner-up's model is resident, it answers (0: off)")
     debug: bool = Field(False, description="leave gpt4all's stderr alone (its CUDA probe lines included)")
 
     # --- storage ---
@@ -107,7 +111,8 @@ class Settings(BaseSettings):
     def _int(cls, value: object) -> int:
         return int(value)  # type: ignore[call-overload]  # Python's own message: "invalid literal for int()"
 
-    @field_validator("db_timeout", "ledger_timeout", "turn_timeout", "slot_timeout", "keep_alive", mode="before")
+    @field_validator("db_timeout", "ledger_timeout", "turn_timeout", "slot_timeout", "keep_alive",
+                     "route_swap_margin", mode="before")
     @classmethod
     def _float(cls, value: object) -> float:
         return float(value)  # type: ignore[arg-type]  # "could not convert string to float"

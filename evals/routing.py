@@ -1,6 +1,6 @@
 """Routing evaluation: the learned classifier, the orchestrator model, and both combined as analyze runs them.
 
-    python -m evals.routing [--data PATH] [--corrections PATH] [--limit N] [--profile P] --json
+    python -m evals.routing [--data PATH] [--corrections PATH] [--limit N] [--profile P] [--replay] --json
 
 Prints one JSON object:
   classifier      every row through the classifier (accuracy, macro-F1, per domain, confusion, p50/p99 ms),
@@ -11,6 +11,14 @@ Prints one JSON object:
                   is below its fitted threshold and the profile allows model routing
   learning_curve  macro-F1 after 0, 50 and 200 labelled corrections, fed as user feedback from --corrections
                   (default: half of --data, stratified; the curve is then measured on the other half)
+  heldout         each held-out set of evals/data/ (never trained on): the router in use (n-gram, and the
+                  embeddings where the n-gram is unsure) side by side with the n-gram alone; macro-F1, technical
+                  recall, per language, p50/p99 ms, the share that needed the embeddings
+  corrected_kind  learning curve on held-out questions of a corrected kind: a router fitted without MMLU's
+                  technical exam rows is fed N of them as feedback; technical recall on routing_exam.jsonl
+  follow_up       second turns alone vs with their thread, and topic changes (evals/routing_context.py)
+  swap_aware      a mixed 200-question stream through a one-model slot: swaps per 100, accuracy, margin off/on
+  replay          (--replay) the same policies on the ledger's logged questions
   training        how the router was trained: when rows of --data (by id or source id) are among the shipped
                   training examples, they are left out and the router is refitted, so no score is on seen data
 """
@@ -28,7 +36,12 @@ from pathlib import Path
 from evals.metrics import DOMAINS, classification, latency_ms, read_jsonl
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "routing" / "dev.jsonl"
+EVAL_DATA = Path(__file__).resolve().parent / "data"
+HELDOUT = ("routing_exam.jsonl", "routing_chat.jsonl", "routing_parallel.jsonl", "routing_practical.jsonl")
 CURVE = (0, 50, 200)
+KIND_CURVE = (0, 25, 50, 100, 200)
+TECHNICAL_EXAM = ("computer_security", "electrical_engineering", "college_computer_science",
+                  "high_school_computer_science", "machine_learning")
 
 
 def _ids(rows: list[dict]) -> set[str]:
@@ -40,6 +53,7 @@ def router_for(rows: list[dict]):
     from agents.routing import store as router_store
 
     base = router_store.base()
+    router_store.load_vectors()  # a refit needn't encode the training rows again
     examples = router_store.training_examples(exclude=_ids(rows))
     left_out = len(router_store.training_rows()) - len(examples)
     router = base.refit_on(examples) if left_out else base
@@ -60,6 +74,9 @@ def run_classifier(router, rows: list[dict]) -> tuple[list, dict]:
         seconds.append(time.perf_counter() - start)
     truth = [r["domain"] for r in rows]
     report = {**classification(truth, [d.domain for d in decisions]), **latency_ms(seconds)}
+    report["technical_recall"] = report["per_domain"]["technical"]["recall"] if "per_domain" in report else None
+    report["embeddings_share"] = round(sum(getattr(d, "tier", "") == "embeddings" for d in decisions)
+                                       / max(len(decisions), 1), 3)
     by_language: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
         by_language.setdefault(_language(row), []).append(i)
@@ -127,8 +144,64 @@ def learning_curve(router, rows: list[dict], corrections: list[dict] | None) -> 
             "source": source}
 
 
+def _brief(report: dict) -> dict:
+    keep = ("n", "accuracy", "macro_f1", "technical_recall", "p50_ms", "p99_ms", "embeddings_share")
+    return {**{k: report.get(k) for k in keep}, "by_language": report.get("by_language"),
+            "per_domain_f1": {d: v["f1"] for d, v in report.get("per_domain", {}).items()}}
+
+
+def heldout(router, ngram_only, sets: dict[str, list[dict]]) -> dict:
+    """Each held-out set through the router in use and through the n-gram alone. The embedder is loaded first
+    (its load, once a process, is reported apart instead of landing in one question's latency)."""
+    from agents.routing import semantic
+
+    start = time.perf_counter()
+    semantic.encode(["warm up"])
+    out: dict = {"embedder_load_s": round(time.perf_counter() - start, 2)}
+    for name, rows in sets.items():
+        out[name] = {"router": _brief(run_classifier(router, rows)[1]),
+                     "ngram_only": _brief(run_classifier(ngram_only, rows)[1])}
+    everything = [r for rows in sets.values() for r in rows]
+    out["note"] = "all: every row above once; routing_parallel's English rows are dev.jsonl rows (trained on): "\
+                  "see `classifier` with --data evals/data/routing_parallel.jsonl for it refitted without them"
+    out["all"] = {"router": _brief(run_classifier(router, everything)[1]),
+                  "ngram_only": _brief(run_classifier(ngram_only, everything)[1])}
+    return out
+
+
+def corrected_kind(base, exam: list[dict], n_points=KIND_CURVE) -> dict:
+    """Feed N academic technical questions (MMLU's technical subjects and the synthetic technical rows) as
+    feedback to routers fitted without any of them (nor their translations); measure on the held-out exam set
+    (questions of the same kind, written apart). The n-gram alone (the old mechanism) vs the router in use."""
+    from agents.routing import store as router_store
+    from agents.routing.classifier import Router, correction
+
+    kind = [r for r in router_store.training_rows() if (r.get("source") == "mmlu" and any(
+        s in r["id"] for s in TECHNICAL_EXAM)) or r["id"].startswith("syn-tech-")]
+    ids = {r["id"] for r in kind}
+    rest = router_store.training_examples(exclude=ids)
+    random.Random(0).shuffle(kind)
+    truth = [r["domain"] for r in exam]
+    curves: dict[str, dict] = {}
+    for name, semantic in (("router", True), ("ngram_only", False)):
+        curve = {}
+        for n in n_points:
+            fed = [correction(r["text"], "technical", "feedback") for r in kind[:n]]
+            learner = Router([*rest, *fed], threshold=base.threshold, c=base.c, stack=base.stack,
+                             semantic=semantic)
+            report = classification(truth, [learner.decide(r["text"]).domain for r in exam])
+            curve[str(min(n, len(kind)))] = {"technical_recall": report["per_domain"]["technical"]["recall"],
+                                             "macro_f1": report["macro_f1"]}
+        curves[name] = curve
+    return {"kind": "academic technical questions: MMLU " + ", ".join(TECHNICAL_EXAM) + " and synthetic_technical",
+            "pool": len(kind),
+            "left_out_of_training": len(router_store.training_rows()) - len(rest), "measured_on": "routing_exam.jsonl",
+            "test_n": len(exam), "curves": curves}
+
+
 def evaluate(rows: list[dict], *, profile="embedded", limit: int = 30, corrections: list[dict] | None = None,
-             llm: bool = True) -> dict:
+             llm: bool = True, context: bool = True, replay_url: str | None = None,
+             replay: bool = False) -> dict:
     from agents.roles.team import team_for
 
     router, training = router_for(rows)
@@ -143,7 +216,38 @@ def evaluate(rows: list[dict], *, profile="embedded", limit: int = 30, correctio
         fast, slow = classifier["p50_ms"], report["llm"]["p50_ms"]
         report["llm_over_classifier_p50"] = round(slow / fast, 1) if fast and slow else None
     report["learning_curve"] = learning_curve(router, rows, corrections)
+    if context:
+        report.update(in_context(router_store_base()))
+    if replay:
+        from evals import routing_context
+
+        report["replay"] = routing_context.replay(router, routing_context.ledger_rows(replay_url))
     return report
+
+
+def router_store_base():
+    from agents.routing import store as router_store
+
+    return router_store.base()
+
+
+def in_context(router) -> dict:
+    """Held-out sets, the corrected-kind curve, follow-ups and the swap-aware stream, all through the router
+    fitted on every training row (none of these rows is one); no chat model is loaded."""
+    from agents.routing.classifier import Router
+    from evals import routing_context
+
+    sets = {name.removesuffix(".jsonl"): read_jsonl(EVAL_DATA / name) for name in HELDOUT}
+    ngram_only = Router(router.examples, threshold=router.threshold, c=router.c, semantic=False)
+    mt_bench = [r for r in read_jsonl(DEFAULT_DATA) if r.get("follow_up")] if DEFAULT_DATA.exists() else []
+    mixed = sets["routing_exam"] + sets["routing_chat"]
+    return {
+        "heldout": heldout(router, ngram_only, sets),
+        "corrected_kind": corrected_kind(router, sets["routing_exam"]),
+        "follow_up": routing_context.follow_up(router, read_jsonl(EVAL_DATA / "routing_threads.jsonl"), mt_bench),
+        "swap_aware": {"router": routing_context.swap_aware(router, mixed),
+                       "ngram_only": routing_context.swap_aware(ngram_only, mixed)},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -153,6 +257,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--limit", type=int, default=30, help="rows sent to the orchestrator model for `llm`")
     p.add_argument("--profile", default="embedded")
     p.add_argument("--no-llm", action="store_true", help="skip the model paths (no model is loaded)")
+    p.add_argument("--no-context", action="store_true", help="skip held-out sets, follow-ups, swap-aware stream")
+    p.add_argument("--replay", action="store_true", help="also replay the ledger's logged questions")
+    p.add_argument("--ledger", help="SQLAlchemy URL of the ledger to replay (default: the configured one)")
     p.add_argument("--json", action="store_true", help="one line of JSON (default: indented)")
     args = p.parse_args(argv)
     if not args.data.exists():
@@ -160,7 +267,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rows = read_jsonl(args.data)
     corrections = read_jsonl(args.corrections) if args.corrections else None
-    report = evaluate(rows, profile=args.profile, limit=args.limit, corrections=corrections, llm=not args.no_llm)
+    report = evaluate(rows, profile=args.profile, limit=args.limit, corrections=corrections, llm=not args.no_llm,
+                      context=not args.no_context, replay=args.replay, replay_url=args.ledger)
     print(json.dumps(report, indent=None if args.json else 2, ensure_ascii=False))
     return 0
 

@@ -132,6 +132,16 @@ def incoming_question(state: State) -> tuple[object, list[RemoveMessage]]:
     return state.get("question"), []
 
 
+def thread_domain(state: State) -> str | None:
+    """The domain the thread's last completed turn was answered in (None on a thread's first turn)."""
+    for message in reversed(list(state.get("messages", []))):
+        if isinstance(message, AIMessage):
+            route = (message.response_metadata or {}).get("route") or {}
+            if route.get("domain"):
+                return route["domain"]
+    return None
+
+
 def analyze(state: State, runtime: Runtime[Context]) -> dict:
     incoming, removed = incoming_question(state)
     question = orchestrator.clean_question(incoming)
@@ -139,7 +149,8 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     team = _team(runtime)
     check_question_fits(team, question)  # the API checked it already; a LangGraph client's question too
     forced = state.get("force_domain")
-    result = orchestrator.analyze(team, question, previous_language=state.get("language"), force_domain=forced)
+    result = orchestrator.analyze(team, question, previous_language=state.get("language"), force_domain=forced,
+                                  thread_domain=thread_domain(state))
     if forced and _learning(runtime):  # an explicit override is a correction the router learns from
         router_store.learn(question, forced, "override")
     # A language preference stated now, or remembered from any thread, decides the answer's language.
@@ -152,6 +163,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     progress.emit("route", domain=result.domain, by=result.by, confidence=round(result.confidence, 3),
                   language=result.language, node=node)
     route = {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by, "node": node}
+    route.update({k: v for k, v in (("thread", result.thread), ("swap", result.swap)) if v})
     cached = _look_up(runtime, team, question, result.language, route, state)
     if cached is not None:
         result.trace["note"] = join_notes(result.trace["note"], cached.pop("note"))

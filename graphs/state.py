@@ -25,6 +25,8 @@ class Route(TypedDict, total=False):
     confidence: float
     by: str  # "classifier" | "feedback" | "llm" | "override"
     node: str  # the node that answers: the domain's, or "long_context" when the thread outgrows its model
+    thread: str  # why the thread's domain was kept (a follow-up) or left (a change of subject), when it had a say
+    swap: str  # why the resident model answers instead of the top domain's (swap-aware routing), when it does
 
 
 class InputState(TypedDict, total=False):

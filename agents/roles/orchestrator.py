@@ -14,6 +14,7 @@ from agents.backends import Message
 from agents.roles import final, prompts
 from agents.roles.team import Team, TraceEntry, join_notes, trace_row
 from agents.routing import classifier as router
+from agents.routing import context as route_context
 from agents.routing import language
 from agents.routing import signals as routing_rules
 from agents.routing import store as router_store
@@ -67,6 +68,8 @@ class Analysis:
     complexity: str
     trace: TraceEntry
     scores: dict[str, float] = field(default_factory=dict)
+    thread: str = ""  # why the thread's domain was kept or left ("" when it had no say)
+    swap: str = ""  # why the resident model answers instead of the top domain's ("" when it doesn't)
 
 
 def parse_domain(text: str) -> str | None:
@@ -90,10 +93,49 @@ def ask_model(team: Team, question: str) -> tuple[str | None, TraceEntry]:
     return parse_domain(reply.text), reply.trace
 
 
+def resident_domains(team: Team) -> tuple[set[str], dict[str, float]]:
+    """The domains whose answering model is loaded now, and each domain model's measured load seconds
+    (the mean of the slot's loads of it; absent when never loaded here)."""
+    from agents.roles.specialist import role_for
+
+    resident = set(team.slot.resident())
+    events = [e for e in getattr(team.slot, "events", []) if e.kind == "load"]
+    domains, costs = set(), {}
+    for domain in router.DOMAINS:
+        name = team.role(role_for(domain)).model.name
+        if name in resident:
+            domains.add(domain)
+        loads = [e.seconds for e in events if e.model == name]
+        if loads:
+            costs[domain] = sum(loads) / len(loads)
+    return domains, costs
+
+
+def _in_context(team: Team, question: str, decision, thread_domain: str | None, swap_margin: float,
+                thread: bool) -> tuple[str, str, str]:
+    """The domain after the thread (a follow-up keeps it) and the GPU (a close call goes to the resident
+    model), with why each had its say."""
+    domain, why_thread, why_swap = decision.domain, "", ""
+    if thread and decision.by != "feedback":
+        kept = route_context.with_thread(decision.scores, thread_domain, question)
+        domain, why_thread = kept.domain, kept.why
+    if swap_margin > 0 and not why_thread:
+        resident, costs = resident_domains(team)
+        top = max(decision.scores, key=decision.scores.__getitem__)
+        margin = route_context.effective_margin(swap_margin, costs.get(top))
+        choice = route_context.prefer_resident(decision.scores, resident, decision.by, margin)
+        if choice.saved:
+            domain, why_swap = choice.domain, choice.why
+    return domain, why_thread, why_swap
+
+
 def analyze(team: Team, question: str, *, previous_language: str | None = None,
-            force_domain: str | None = None) -> Analysis:
+            force_domain: str | None = None, thread_domain: str | None = None) -> Analysis:
     """Language, complexity and domain: a forced route; else the learned classifier (or a correction of a
-    similar question); else, when the classifier is unsure and the profile allows it, the orchestrator model."""
+    similar question), weighed against the thread's domain so far and the model already resident; else, when
+    the classifier is unsure and the profile allows it, the orchestrator model."""
+    from agents.settings import settings
+
     start = time.perf_counter()
     lang, _ = language.detect(question, fallback=previous_language or "en")
     level = routing_rules.complexity(question)
@@ -102,21 +144,26 @@ def analyze(team: Team, question: str, *, previous_language: str | None = None,
         return Analysis(force_domain, 1.0, "override", lang, level, row)
     classifier = router_store.current()
     decision = classifier.decide(question)
+    config = settings()
+    domain, why_thread, why_swap = _in_context(team, question, decision, thread_domain,
+                                               config.route_swap_margin, config.route_thread)
     scores = ", ".join(f"{d} {p:.2f}" for d, p in sorted(decision.scores.items()))
-    note = join_notes(f"{decision.by}: {scores}; threshold {classifier.threshold:.2f}", decision.note)
-    sure = decision.by == "feedback" or decision.confidence >= classifier.threshold
+    note = join_notes(f"{decision.by} ({decision.tier}): {scores}; threshold {classifier.threshold:.2f}",
+                      decision.note, why_thread, why_swap)
+    confidence = decision.scores.get(domain, decision.confidence)
+    sure = decision.by == "feedback" or decision.confidence >= classifier.threshold or bool(why_thread)
     if sure or not team.profile.model_routing:
         why = "" if sure else "unsure, and model routing is off for this profile"
         row = trace_row("analyze", seconds=time.perf_counter() - start, note=join_notes(note, why))
-        return Analysis(decision.domain, decision.confidence, decision.by, lang, level, row, decision.scores)
-    domain, row = ask_model(team, question)
+        return Analysis(domain, confidence, decision.by, lang, level, row, decision.scores, why_thread, why_swap)
+    asked, row = ask_model(team, question)
     row["note"] = join_notes(note, row["note"])
     row["seconds"] = round(time.perf_counter() - start, 3)
-    if domain is None:
+    if asked is None:
         row["note"] = join_notes(row["note"], "kept the classifier's route")
-        return Analysis(decision.domain, decision.confidence, decision.by, lang, level, row, decision.scores)
+        return Analysis(domain, confidence, decision.by, lang, level, row, decision.scores, why_thread, why_swap)
     # The model's vote, strengthened by the classifier's agreement with it.
-    return Analysis(domain, 0.5 + 0.5 * decision.scores.get(domain, 0.0), "llm", lang, level, row, decision.scores)
+    return Analysis(asked, 0.5 + 0.5 * decision.scores.get(asked, 0.0), "llm", lang, level, row, decision.scores)
 
 
 def can_skip_integration(*, draft_role: str, verdict: str, draft_language: str | None, lang: str) -> str | None:

@@ -36,7 +36,7 @@ from filelock import FileLock, Timeout
 from agents import paths, progress
 from agents.routing.classifier import DOMAINS, Example, Router, build, correction
 
-VERSION = 1  # bump when features or model change: cached routers are then rebuilt
+VERSION = 2  # bump when features or model change: cached routers are then rebuilt
 TRAINING_FILES = ("dev.jsonl.gz", "es_train_legal.jsonl", "es_train_other.jsonl", "es_train_more.jsonl",
                   "seed.jsonl", "synthetic_legal.jsonl", "synthetic_technical.jsonl", "synthetic_general.jsonl")
 _lock = threading.Lock()
@@ -184,11 +184,52 @@ def base_path() -> Path:
     return paths.cache_dir() / "router" / f"base-{fingerprint()}.pkl"
 
 
+def vectors_path() -> Path:
+    return paths.cache_dir() / "router" / f"vectors-{fingerprint()}.npz"
+
+
+def load_vectors() -> bool:
+    """The training rows' sentence vectors from the cache file, into this process (a refit then needn't
+    encode the training data again). False when there is no such file (or it can't be read)."""
+    import numpy as np
+
+    from agents.routing import semantic
+
+    path = vectors_path()
+    if not path.exists():
+        return False
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            semantic.preload_keys([str(k) for k in stored["keys"]], stored["vectors"])
+        return True
+    except (OSError, ValueError, KeyError) as exc:
+        warnings.warn(f"{path} is unreadable ({exc}); the training rows will be encoded again",
+                      RouterRebuiltWarning, stacklevel=2)
+        return False
+
+
+def _save_vectors() -> None:
+    import numpy as np
+
+    from agents.routing import semantic
+
+    texts = [e.text for e in training_examples()]
+    path = vectors_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp.npz")
+    np.savez(tmp, keys=np.array([semantic.key(t) for t in texts]), vectors=semantic.seen_vectors(texts))
+    os.replace(tmp, path)
+
+
 def base() -> Router:
-    """The router fitted on the shipped data (built on first use, about 20 s on 2 cores; then cached)."""
+    """The router fitted on the shipped data (built on first use: encoding the training rows takes a few
+    minutes on 2 cores, once; then cached with their vectors)."""
     def make() -> Router:
-        return build(training_examples(), on_step=lambda i, n: progress.emit(
-            "router", message=f"building the router (once, about 20 s): step {i} of {n}"))
+        load_vectors()
+        router = build(training_examples(), on_step=lambda i, n: progress.emit(
+            "router", message=f"building the router (once, a few minutes): step {i} of {n}"))
+        _save_vectors()
+        return router
 
     return _cached(base_path(), make, "building the router from its training data (once on this machine)")
 
@@ -237,6 +278,7 @@ def current() -> Router:
             digest = hashlib.sha256(repr([(c.text, c.domain, c.source, c.avoid) for c in corrections[:fitted]])
                                     .encode()).hexdigest()[:16]
             path = routing_dir() / f"router-{digest}.pkl"
+            load_vectors()
             router = _cached(path, lambda: base_router.refit_on([*base_router.examples, *corrections[:fitted]]),
                              f"refitting the router with {fitted} correction(s)")
             _prune(path)

@@ -4,6 +4,8 @@ per machine into the cache folder), in Spanish and English, on bad input, and le
 from __future__ import annotations
 
 import pickle
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -16,6 +18,7 @@ from agents.routing.store import RouterRebuiltWarning
 
 @pytest.fixture(scope="module")
 def base():
+    router_store.load_vectors()  # the training rows' sentence vectors: rebuilds below needn't encode them again
     return router_store.base()
 
 
@@ -149,3 +152,46 @@ def test_a_router_cached_before_the_package_move_is_rebuilt_with_a_warning(tmp_p
         router = router_store.base()
     assert router.decide("How do I reverse a list in Python?").domain == "technical"
     assert isinstance(pickle.loads(path.read_bytes()), R.Router)
+
+
+def test_the_embedder_loads_lazily_never_at_import():
+    code = ("import sys; import agents.routing.store, agents.routing.semantic, agents.roles.orchestrator, "
+            "graphs.cooperation; assert 'torch' not in sys.modules and 'sentence_transformers' not in sys.modules")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+
+
+def test_sure_questions_take_the_fast_path_and_unsure_ones_ask_the_embeddings(base):
+    assert base.stack is not None and len(base.stack) == 2 + len(R.DOMAINS)
+    sure = base.decide("¿Puede mi casero echarme del piso sin previo aviso?")
+    assert sure.tier == "ngram" and sure.confidence >= base.gate
+    unsure = next(d for d in map(base.decide, EXAM_STEMS) if d.tier == "embeddings")
+    assert "n-gram" in unsure.note and abs(sum(unsure.scores.values()) - 1) < 1e-6
+
+
+EXAM_STEMS = [
+    "The power factor of a purely inductive load is",
+    "Which property of a hash function makes it hard to find two inputs with the same digest?",
+    "In a pipelined processor, a data hazard occurs when",
+    "El factor de potencia de una carga puramente inductiva es",
+    "Which of the following best describes the result of the operation?",
+]
+
+
+def test_a_correction_moves_its_neighbours_in_meaning_not_only_its_duplicates(base):
+    router = base.with_corrections([R.correction("How do I bake sourdough bread at home?", "legal", "feedback")])
+    near = router.decide("Any tips for making a sourdough loaf in a home oven?")  # few words in common
+    assert near.domain == "legal" and near.by == "feedback" and "embedding" in near.note
+    assert near.tier == "embeddings"
+    assert router.decide("How do I reverse a linked list in Python?").domain == "technical"  # far: unmoved
+
+
+def test_without_the_embedder_package_the_router_is_the_n_gram_model_alone(monkeypatch):
+    from agents.routing import semantic
+
+    monkeypatch.setattr(semantic, "available", lambda: False)
+    rows = [e for e in router_store.training_examples() if e.source == "data"]
+    router = R.Router([e for d in R.DOMAINS for e in [r for r in rows if r.domain == d][:12]])
+    assert router.head is None and not router.semantic
+    decision = router.decide("The power factor of a purely inductive load is")
+    assert decision.tier == "ngram" and decision.domain in R.DOMAINS
