@@ -10,7 +10,7 @@
                   in use and at similarity 1.0 (the rule alone: what no threshold can make worse).
   prefix_reuse    the reviewer's prompt processing (time to its first token) at the last turn of a `--turns`-turn
                   thread, every role on llamacpp, with prompt state kept (CONCILIO_KV_CACHE_MB) ÷ without
-                  (goal ≤ 0.3).
+                  (goal ≤ 0.3). The earlier turns have fixed answers, so both runs' prompts are the same text.
   warm_swap       a model swapped out and back for the same thread: its time to first token with the restored
                   state ÷ without, and whether the answer is identical to the cold run at temperature 0
                   (goal ≤ 0.3, identical).
@@ -147,34 +147,40 @@ def _llamacpp_config(folder: Path, model: Path | None, window: int) -> Path:
     return path
 
 
+def fixed_answers(turns: int) -> list[tuple[str, str]]:
+    """The thread's earlier turns with fixed answers, so both runs' prompts are the same text."""
+    return [(q, f"For turn {n + 1}: " + " ".join([q.rstrip("?.") + "."] * 3)) for n, q in enumerate(THREAD[:turns])]
+
+
 def prefix_reuse(model: Path | None, turns: int, window: int) -> dict:
-    """The same thread twice, prompt state kept or not; the reviewer's time to first token at its last turn."""
+    """Turn k of the thread, for k = 1..turns, each on the same fixed earlier turns (a thread seeded with them,
+    as `concilio serve` does for an OpenAI client): prompt state kept or not. The reviewer's time to first
+    token at the last turn, where it would re-read turns 1..k-1."""
     from agents.backends import kv_state
+    from agents.models.profiles import resolve
     from agents.roles.team import Team
     from agents.slot.slot import GpuSlot
-    from graphs.api import ask
+    from graphs.api import run_turn
 
+    earlier = fixed_answers(turns)
     runs = {}
     for label, mb in (("without", "0"), ("with", "2048")):
         kv_state.forget()
         with scratch_env(CONCILIO_CACHE="off", CONCILIO_KV_CACHE_MB=mb) as tmp:
-            from agents.models.profiles import resolve
-
             team = Team(resolve(str(_llamacpp_config(tmp, model, window))), GpuSlot())
-            reviews, answers = [], []
-            for question in THREAD[:turns]:
-                result = ask(question, profile=team, thread_id="bench", local=True)
-                answers.append(result["answer"])
-                reviews += [(result["turn"], r) for r in result["trace"] if r["node"] == "review" and r.get("model")]
+            verdicts, last = [], None
+            for k in range(1, turns + 1):
+                result = run_turn(THREAD[k - 1], team=team, thread_id=f"turn{k}", history=earlier[:k - 1],
+                                  learn=False)
+                rows = [r for r in result["trace"] if r["node"] == "review" and r.get("model")]
+                verdicts.append(rows[-1].get("verdict") if rows else None)
+                last = rows[0] if rows else last
             team.slot.clear()
-        turn, row = reviews[-1]
-        runs[label] = {"turn": turn, "first_token_s": row.get("first_token_s"), "tokens_in": row.get("tokens_in"),
-                       "answers": answers}
-    same = sum(a == b for a, b in zip(runs["with"]["answers"], runs["without"]["answers"]))
+        runs[label] = {"first_token_s": last.get("first_token_s"), "tokens_in": last.get("tokens_in"),
+                       "verdicts": verdicts}
     ratio = runs["with"]["first_token_s"] / runs["without"]["first_token_s"]
-    for r in runs.values():
-        r.pop("answers")
-    return {"prefix_reuse": round(ratio, 3), "same_answers": f"{same}/{turns}", **runs}
+    same = sum(a == b for a, b in zip(runs["with"].pop("verdicts"), runs["without"].pop("verdicts")))
+    return {"prefix_reuse": round(ratio, 3), "turn": turns, "same_verdicts": f"{same}/{turns}", **runs}
 
 
 def warm_swap(model: Path | None, window: int, turns: int) -> dict:
