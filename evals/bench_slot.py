@@ -67,9 +67,17 @@ def model_files(given: list[Path] | None, workdir: Path) -> list[Path]:
     return files
 
 
+def template_for(path: Path) -> str:
+    """The gpt4all-seed profile's chat template for one of its files (by GPT4All's file name), else the file's
+    own: the seed's files don't all carry one (Orca 2's doesn't). Pure."""
+    from agents.models.profiles import SEED
+
+    return next((template for _, names, template, _ in SEED.values() if path.name in names), "gguf")
+
+
 def make_profile(files: list[Path], device: str, context: int) -> Profile:
-    specs = [ModelSpec(name=f"{role}:{f.name}", path=f, device=device, context_window=context)
-             for role, f in zip(ROLES, files)]
+    specs = [ModelSpec(name=f"{role}:{f.name}", path=f, device=device, context_window=context,
+                       chat_template=template_for(f)) for role, f in zip(ROLES, files)]
     return Profile("bench-slot", tuple(RoleSpec(r, s) for r, s in zip(ROLES, specs)), model_routing=False)
 
 

@@ -23,6 +23,7 @@ from agents.slot.slot import GpuSlot
 from evals.standins import specs
 from evals.standins.__main__ import build
 
+pytestmark = pytest.mark.model  # real models (the stand-ins) on the real backends
 llama_cpp = pytest.importorskip("llama_cpp", reason="needs the 'llama' extra (llama-cpp-python)")
 
 MODELS = list(specs.SEED)

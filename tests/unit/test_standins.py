@@ -65,3 +65,24 @@ def test_llama31_rope_factors_slow_only_the_long_wavelengths():
     factors = specs.rope_factors(SEED["llama31"])
     assert len(factors) == 64 and factors[0] == 1.0 and factors[-1] == 8.0
     assert all(1.0 <= f <= 8.0 for f in factors) and factors == sorted(factors)
+
+
+@pytest.mark.parametrize("name, template", [
+    ("orca-2-7b.Q4_0.gguf", "chatml"), ("Phi-3-mini-4k-instruct.Q4_0.gguf", "phi3"),
+    ("starcoder-newbpe-q4_0.gguf", "alpaca"), ("Meta-Llama-3.1-8B-Instruct-128k-Q4_0.gguf", "llama3"),
+    ("orchestrator.gguf", "gguf"),
+])
+def test_bench_slot_gives_a_seed_file_its_profile_template(name, template):
+    from pathlib import Path
+
+    from evals.bench_slot import template_for
+
+    assert template_for(Path("/m") / name) == template
+
+
+def test_memory_eval_contexts_default_to_the_profile_windows_and_parse_overrides():
+    from evals.standins_memory import default_contexts, parse_contexts, ratio
+
+    assert default_contexts() == {"orca2": [4096], "phi3": [4096], "starcoder": [8192], "llama31": [16384, 32768]}
+    assert parse_contexts(["llama31=16384,65536", "phi3=2048"]) == {"llama31": [16384, 65536], "phi3": [2048]}
+    assert ratio(110.0, 100.0) == 1.1 and ratio(1.0, 0.0) is None
