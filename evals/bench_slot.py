@@ -67,9 +67,17 @@ def model_files(given: list[Path] | None, workdir: Path) -> list[Path]:
     return files
 
 
+def template_for(path: Path) -> str:
+    """The gpt4all-seed profile's chat template for one of its files (by GPT4All's file name), else the file's
+    own: the seed's files don't all carry one (Orca 2's doesn't). Pure."""
+    from agents.models.profiles import SEED
+
+    return next((template for _, names, template, _ in SEED.values() if path.name in names), "gguf")
+
+
 def make_profile(files: list[Path], device: str, context: int) -> Profile:
-    specs = [ModelSpec(name=f"{role}:{f.name}", path=f, device=device, context_window=context)
-             for role, f in zip(ROLES, files)]
+    specs = [ModelSpec(name=f"{role}:{f.name}", path=f, device=device, context_window=context,
+                       chat_template=template_for(f)) for role, f in zip(ROLES, files)]
     return Profile("bench-slot", tuple(RoleSpec(r, s) for r, s in zip(ROLES, specs)), model_routing=False)
 
 
@@ -289,23 +297,32 @@ def emulated(ratio: float, threads: int, per_thread: int, seed: int, call_s: flo
     return {"load_over_call": ratio, **compare(profile, threads, per_thread, 5, seed)}
 
 
+PARTS = ("swap", "visible", "prefetch", "concurrency")
+
+
 def run(args) -> dict:
+    parts = set(args.parts or PARTS)
     with tempfile.TemporaryDirectory(prefix="concilio-bench-slot-") as tmp:
         files = model_files(args.models, Path(tmp))
         profile = make_profile(files, args.device, args.context)
         questions = QUESTIONS[: 3 if args.quick else len(QUESTIONS)]
         out: dict = {"device": args.device, "files": [str(f) for f in files],
                      "file_mb": round(files[0].stat().st_size / 2**20, 1)}
-        swap = swap_over_raw(profile, 6 if args.quick else 30)
-        out["swap"], out["swap_over_raw"] = swap, swap["ratio"]
-        vis = visible(profile, files, questions, args.tokens)
-        out["visible"], out["visible_swap_ratio"] = vis, vis["ratio"]
-        out["prefetch"] = prefetch_gain(profile, files, args.tokens, 2 if args.quick else 6)
-        per_thread = 1 if args.quick else args.questions
-        out["concurrency"] = compare(profile, args.threads, per_thread, args.tokens, args.seed)
-        if not args.quick:
-            out["concurrency_long_answers"] = compare(profile, args.threads, per_thread, args.long_tokens, args.seed)
-            out["concurrency_emulated"] = [emulated(r, args.threads, per_thread, args.seed) for r in (0.5, 2, 5)]
+        if "swap" in parts:
+            swap = swap_over_raw(profile, args.rounds or (6 if args.quick else 30))
+            out["swap"], out["swap_over_raw"] = swap, swap["ratio"]
+        if "visible" in parts:
+            vis = visible(profile, files, questions, args.tokens)
+            out["visible"], out["visible_swap_ratio"] = vis, vis["ratio"]
+        if "prefetch" in parts:
+            out["prefetch"] = prefetch_gain(profile, files, args.tokens, 2 if args.quick else 6)
+        if "concurrency" in parts:
+            per_thread = 1 if args.quick else args.questions
+            out["concurrency"] = compare(profile, args.threads, per_thread, args.tokens, args.seed)
+            if not args.quick:
+                out["concurrency_long_answers"] = compare(profile, args.threads, per_thread, args.long_tokens,
+                                                          args.seed)
+                out["concurrency_emulated"] = [emulated(r, args.threads, per_thread, args.seed) for r in (0.5, 2, 5)]
         return out
 
 
@@ -337,6 +354,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--questions", type=int, default=4, help="questions per thread in the concurrency run")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--quick", action="store_true", help="a short run (tests)")
+    p.add_argument("--parts", nargs="+", choices=PARTS,
+                   help="only these measurements (default: all); full-size models on a CPU can't afford them all")
+    p.add_argument("--rounds", type=int, help="swap rounds (default 30, 6 with --quick)")
     p.add_argument("--json", action="store_true")
     return run_json(p, run, argv)
 

@@ -32,6 +32,7 @@ from agents.backends.base import (
     TokenCallback,
     timed_completion,
 )
+from agents.backends.markers import END_OF_TURN
 from agents.errors import ContextWindowError
 from agents.models.gguf_file import inspect
 from agents.settings import settings
@@ -107,6 +108,9 @@ class Gpt4AllChatModel(ChatModel):
         self.spec = spec
         self.info = inspect(spec.path, fix=spec.fix)
         self.control_tokens = self.info.control_tokens
+        # the model's end-of-turn tokens: gpt4all itself stops only at the file's EOS token
+        self.end_of_turn = frozenset(t for t in self.control_tokens if t in END_OF_TURN) | (
+            {self.info.eos_token} if self.info.eos_token else set())
         self.template = templates.resolve(spec.chat_template, self.info.chat_template, str(spec.path))
         Gpt4AllOptions.of(spec)
         self.note = ""
@@ -131,8 +135,9 @@ class Gpt4AllChatModel(ChatModel):
         model = getattr(self, "_model", None)
         if model is None:
             raise RuntimeError(f"{self.spec.name} is closed")
-        prompt = templates.render(self.template, messages, control_tokens=self.info.control_tokens,
-                                  bos_token=self.info.bos_token, eos_token=self.info.eos_token)
+        prompt = templates.prompt(self.template, messages, control_tokens=self.info.control_tokens,
+                                  bos_token=self.info.bos_token, eos_token=self.info.eos_token,
+                                  adds_bos=self.info.add_bos)
         llmodel = model.model
         prompt_tokens = 0
 
@@ -147,6 +152,8 @@ class Gpt4AllChatModel(ChatModel):
             def on_piece(token_id: int, piece: str) -> bool:
                 if token_id < 0:  # llmodel reports an error (the prompt exceeds the window) as a piece, id -1
                     refused.append(piece)
+                    return False
+                if piece in self.end_of_turn:  # a control token's piece is its text
                     return False
                 return callback(piece)
 

@@ -77,8 +77,20 @@ def model_params(*, extra_buffers: bool) -> Iterator[None]:
             llama_lib.llama_model_default_params = original
 
 
-# concilio's template names (agents/backends/templates.py) → llama-cpp-python's chat formats
-CHAT_FORMATS = {"chatml": "chatml", "llama3": "llama-3", "alpaca": "alpaca", "phi3": "phi3"}
+def chat_handler(template: str, info, stops: tuple[str, ...]):
+    """A llama-cpp-python chat handler rendering concilio's named template (agents/backends/templates.py), so
+    both local backends send a model the same text (llama-cpp-python's own formats differ, and it has no
+    "phi3"). The BOS is left to the tokenizer, as on gpt4all."""
+    from llama_cpp import llama_chat_format
+
+    from agents.backends import templates
+
+    def formatter(*, messages, **_ignored):
+        text = templates.prompt(template, messages, control_tokens=info.control_tokens, bos_token=info.bos_token,
+                                eos_token=info.eos_token, adds_bos=info.add_bos)
+        return llama_chat_format.ChatFormatterResponse(prompt=text, stop=list(stops) or None, added_special=False)
+
+    return llama_chat_format.chat_formatter_to_chat_completion_handler(formatter)
 
 
 def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
@@ -112,15 +124,20 @@ class LlamaCppChatModel(ChatModel):
         options = LlamaCppOptions.of(spec)
         # a missing or broken file gets the same clear error as gpt4all's; its control tokens are removed from
         # message contents (ChatModel), since llama-cpp-python tokenises the rendered prompt with specials on
-        self.control_tokens = inspect(spec.path, fix=spec.fix).control_tokens
+        info = inspect(spec.path, fix=spec.fix)
+        self.control_tokens = info.control_tokens
         layers, self.note = gpu_layers(spec.device, bool(llama_cpp.llama_supports_gpu_offload()))
-        chat_format = None if spec.chat_template == "gguf" else CHAT_FORMATS.get(spec.chat_template,
-                                                                                   spec.chat_template)
+        handler = None  # "gguf": llama-cpp-python renders the file's own template
+        if spec.chat_template != "gguf":
+            from agents.backends import templates
+
+            handler = chat_handler(templates.resolve(spec.chat_template, None, str(spec.path)), info,
+                                   templates.STOPS.get(spec.chat_template, ()))
         with model_params(extra_buffers=options.extra_buffers):
             self._llm = llama_cpp.Llama(
                 # llama-cpp-python's default is half the cores; gpt4all (the default backend) uses them all
                 model_path=str(spec.path), n_ctx=spec.context_window, n_threads=spec.threads or os.cpu_count(),
-                n_gpu_layers=layers, chat_format=chat_format, verbose=False)
+                n_gpu_layers=layers, chat_handler=handler, verbose=False)
         # the states this model file evaluated before it was last swapped out (agents/backends/kv_state.py)
         self._llm.set_cache(kv_state.cache_for(state_identity(spec), settings().kv_cache_mb))
 

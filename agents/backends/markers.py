@@ -40,6 +40,12 @@ KNOWN_MARKERS = (  # for the tests and the docs: what each template the project 
     "### Instruction:", "### Response:", "### System:", "### User:", "### Assistant:",  # Alpaca / Orca
 )
 
+# Tokens that end a model's turn: a backend stops generating at any of these that the model's file holds as a
+# control token (gpt4all 2.8.2 by itself stops only at the file's EOS token, e.g. Phi-3's <|endoftext|>, not
+# at the <|end|> its chat format ends turns with)
+END_OF_TURN = ("<|im_end|>", "<|end|>", "<|eot_id|>", "<|eom_id|>", "<|end_of_text|>", "<|endoftext|>", "</s>",
+               "<end_of_turn>", "<eos>")
+
 
 @functools.lru_cache(maxsize=16)
 def _pattern(extra: tuple[str, ...]) -> re.Pattern[str]:

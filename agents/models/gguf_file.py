@@ -42,6 +42,7 @@ class GGUFInfo:
     head_count_kv: int = 0
     key_length: int = 0  # per head
     value_length: int = 0
+    add_bos: bool = False  # the tokenizer puts the BOS token first by itself
 
 
 def inspect(path: str | os.PathLike[str], fix: str = "download the file again") -> GGUFInfo:
@@ -57,7 +58,7 @@ def inspect(path: str | os.PathLike[str], fix: str = "download the file again") 
 
 
 PARTIAL = 64 * 1024  # bytes hashed at each end of the file for the cache key
-CACHE_VERSION = 1  # bump when GGUFInfo changes: older entries are then read again
+CACHE_VERSION = 2  # bump when GGUFInfo changes: older entries are then read again
 
 
 def version_key(path: str, size: int, mtime_ns: int) -> str:
@@ -167,7 +168,13 @@ def read(path: str, size: int, fix: str) -> GGUFInfo:
         head_count_kv=field(f"{arch}.attention.head_count_kv") or heads,
         key_length=field(f"{arch}.attention.key_length") or head_dim,
         value_length=field(f"{arch}.attention.value_length") or head_dim,
+        add_bos=_adds_bos(field("tokenizer.ggml.add_bos_token"), vocab),
     )
+
+
+def _adds_bos(flag, vocab: str | None) -> bool:
+    """The file's add_bos_token, else llama.cpp's default for its tokenizer (SentencePiece adds one). Pure."""
+    return bool(flag) if flag is not None else vocab == "llama"
 
 
 def summary(path: str | os.PathLike[str]) -> tuple[dict[str, object], dict[str, tuple[str, tuple[int, ...], int]]]:

