@@ -41,6 +41,7 @@ from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
 from memory import ledger
 from memory import store as memories
+from memory.threads import owner
 
 
 def _team(runtime: Runtime[Context] | None) -> StreamingTeam:
@@ -82,7 +83,7 @@ def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, 
     """Queue this run for the effectiveness ledger (memory/ledger.py); never blocks, never raises."""
     started = state.get("started_at") or time.time()
     ledger.record_safely(
-        ledger.run_record, thread_id=str(get_config().get("configurable", {}).get("thread_id", "-")),
+        ledger.run_record, thread_id=_thread(),
         turn=state.get("turn"), question=state.get("question", ""), language=state.get("language"),
         route=state.get("route"), trace=trace, profile=_team(runtime).profile.name if error is None else "",
         started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None),
@@ -94,8 +95,17 @@ def _learning(runtime: Runtime[Context] | None) -> bool:
     return runtime is None or runtime.context is None or runtime.context.learn
 
 
+def _user(runtime: Runtime[Context] | None) -> str | None:
+    return runtime.context.user if runtime is not None and runtime.context is not None else None
+
+
+def _thread() -> str:
+    """The thread id as its user knows it (a user's thread is stored under a key with the user id in it)."""
+    return owner(str(get_config().get("configurable", {}).get("thread_id", "-")))[1]
+
+
 def _memories(runtime: Runtime[Context] | None) -> dict[str, str]:
-    return memories.recall(runtime.store if runtime is not None else None)
+    return memories.recall(runtime.store if runtime is not None else None, _user(runtime))
 
 
 def _completed_turns(state: State) -> int:
@@ -238,8 +248,7 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
         progress.emit("language", message=mismatch)
     proposed = orchestrator.propose_memories(state["question"])
     if proposed and runtime is not None and runtime.store is not None:
-        thread = get_config().get("configurable", {}).get("thread_id", "?")
-        memories.remember(runtime.store, proposed, source=f"thread {thread}, turn {turn}")
+        memories.remember(runtime.store, proposed, source=f"thread {_thread()}, turn {turn}", user=_user(runtime))
         remembered = ", ".join(f"{k}={v}" for k, v in proposed.items())
         row = {**row, "note": join_notes(row.get("note", ""), f"remembered {remembered}")}
     models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]

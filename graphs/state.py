@@ -63,3 +63,4 @@ class Context:
     profile: Any = None
     learn: bool = True  # False: overrides and passed reviews don't teach the router (evaluations)
     cancel: Any = None  # a threading.Event: once set, the run stops at its next token (RunCancelled)
+    user: str | None = None  # whose memories the run reads and writes (None: the one local user)
