@@ -69,6 +69,24 @@ class ModelHost:
                 time.sleep(0.5)
         raise TimeoutError("the model server in the namespace did not answer")
 
+    def answers(self, wait: float = 120.0) -> None:
+        """Block until the server answers a short completion (it finishes an orphaned stream first)."""
+        import json
+
+        body = json.dumps({"model": ALIAS, "max_tokens": 4,
+                           "messages": [{"role": "user", "content": "Hola"}]}).encode()
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                request = urllib.request.Request(f"{self.url}/chat/completions", body,
+                                                 {"Content-Type": "application/json"})
+                urllib.request.urlopen(request, timeout=30).read()
+                return
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.5)
+
     def cut(self) -> None:
         ip("link", "set", self.here, "down")
 
@@ -94,6 +112,7 @@ def model_host():
         except (subprocess.CalledProcessError, FileNotFoundError) as exc:
             pytest.skip(f"can't make a network namespace here: {getattr(exc, 'stderr', exc)}")
         host.serve()
+        host.answers()  # loaded and warm: the first turn's timeout measures the network, not a cold start
         yield host
     finally:
         host.remove()
@@ -107,7 +126,7 @@ def profile(path, url: str) -> str:
         lines += [f"[roles.{role}]", 'backend = "fake"', f'path = "fake-{role}.gguf"',
                   f'options = {{ reply = "{reply}" }}']
     lines += ["[roles.legal]", 'backend = "openai"', f'name = "{ALIAS}"', "max_tokens = 120",
-              f'options = {{ base_url = "{url}", timeout = 8, retries = 0, cooldown = 1 }}']
+              f'options = {{ base_url = "{url}", timeout = 20, retries = 0, cooldown = 1 }}']
     path.write_text("\n".join(lines) + "\n", "utf-8")
     return str(path)
 
@@ -120,7 +139,7 @@ def test_a_model_host_cut_off_mid_answer_falls_back_and_no_turn_is_lost(model_ho
     toml = profile(tmp_path / "remote.toml", model_host.url)
     question = "¿Puede mi casero echarme del piso sin previo aviso?"
     first = ask(question, profile=toml, thread_id="net", local=True)
-    assert legal_row(first)["backend"] == "openai" and legal_row(first)["model"] == ALIAS
+    assert legal_row(first)["backend"] == "openai" and legal_row(first)["model"] == ALIAS, legal_row(first)
     events: list[dict] = []
     link = {"up": True}
 
@@ -137,14 +156,16 @@ def test_a_model_host_cut_off_mid_answer_falls_back_and_no_turn_is_lost(model_ho
     finally:
         model_host.restore()
     cut_seconds = time.monotonic() - started
+    print(f"turn 2 with the link cut mid-answer: {cut_seconds:.1f} s, legal fell back")
     assert not link["up"], "the cut never happened: no legal token streamed"
     assert any(e["event"] == "fallback" for e in events)
     row = legal_row(second)
     assert "unavailable" in row["note"] and "orchestrator's model answered" in row["note"], row
-    assert second["answer"].strip() and cut_seconds < 60
+    assert second["answer"].strip() and cut_seconds < 90
+    model_host.answers()  # the link is back and the host has finished the stream nobody reads
     time.sleep(1.5)  # past the endpoint's cooldown: it is probed and used again
     third = ask("¿Y si no tengo contrato escrito?", profile=toml, thread_id="net", local=True)
-    assert legal_row(third)["backend"] == "openai" and "unavailable" not in legal_row(third).get("note", "")
+    assert legal_row(third)["backend"] == "openai" and "unavailable" not in legal_row(third).get("note", ""), legal_row(third)
     with checkpointer() as saver:
         turns = threads.show(build_graph(checkpointer=saver), "net")
     assert [t.turn for t in turns if t.answer is not None] == [1, 2, 3] and all(t.answer for t in turns)
