@@ -62,6 +62,8 @@ class Settings(BaseSettings):
     ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger, or `off` (default: "
                                                       "DATABASE_URL, else SQLite in the data folder)")
     ledger_timeout: float = Field(5.0, gt=0, description="seconds a ledger write waits for a locked database")
+    require_postgres: bool = Field(False, description="tests: PostgreSQL must be there (CI sets it); otherwise "
+                                                      "its tests are skipped when it isn't installed")
     turn_timeout: float = Field(900.0, gt=0, description="seconds a question waits while another process answers "
                                                          "on the same thread")
 

@@ -30,7 +30,9 @@ def binary(name: str) -> str | None:
 
 
 def required() -> bool:
-    return bool(os.environ.get("CI")) or os.environ.get("CONCILIO_REQUIRE_POSTGRES") == "1"
+    from agents.settings import settings
+
+    return bool(os.environ.get("CI")) or settings().require_postgres
 
 
 def unavailable() -> str | None:

@@ -97,8 +97,11 @@ class ModelHost:
         if self.server is not None and self.server.poll() is None:
             self.server.kill()
             self.server.wait(10)
-        ip("link", "del", self.here, check=False)  # also removes its peer
-        ip("netns", "del", self.ns, check=False)
+        try:
+            ip("link", "del", self.here, check=False)  # also removes its peer
+            ip("netns", "del", self.ns, check=False)
+        except FileNotFoundError:  # no `ip` here: nothing was made
+            pass
 
 
 @pytest.fixture
@@ -116,7 +119,7 @@ def model_host():
         yield host
     finally:
         host.remove()
-    assert host.ns not in ip("netns", "list").stdout  # nothing left behind
+    assert host.ns not in ip("netns", "list", check=False).stdout  # nothing left behind
 
 
 def profile(path, url: str) -> str:
@@ -165,7 +168,8 @@ def test_a_model_host_cut_off_mid_answer_falls_back_and_no_turn_is_lost(model_ho
     model_host.answers()  # the link is back and the host has finished the stream nobody reads
     time.sleep(1.5)  # past the endpoint's cooldown: it is probed and used again
     third = ask("¿Y si no tengo contrato escrito?", profile=toml, thread_id="net", local=True)
-    assert legal_row(third)["backend"] == "openai" and "unavailable" not in legal_row(third).get("note", ""), legal_row(third)
+    row = legal_row(third)
+    assert row["backend"] == "openai" and "unavailable" not in row.get("note", ""), row
     with checkpointer() as saver:
         turns = threads.show(build_graph(checkpointer=saver), "net")
     assert [t.turn for t in turns if t.answer is not None] == [1, 2, 3] and all(t.answer for t in turns)
