@@ -59,10 +59,15 @@ class Settings(BaseSettings):
     debug: bool = Field(False, description="leave gpt4all's stderr alone (its CUDA probe lines included)")
 
     # --- storage ---
+    database_url: str | None = Field(None, description="postgresql://... : threads, memories and the ledger on "
+                                                        "one PostgreSQL database (default: SQLite files in the "
+                                                        "data folder)")
     db_timeout: float = Field(30.0, gt=0, description="seconds to wait for a locked threads database")
-    ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger, or `off` (default: SQLite "
-                                                      "in the data folder)")
+    ledger_url: str | None = Field(None, description="SQLAlchemy URL of the ledger, or `off` (default: "
+                                                      "DATABASE_URL, else SQLite in the data folder)")
     ledger_timeout: float = Field(5.0, gt=0, description="seconds a ledger write waits for a locked database")
+    require_postgres: bool = Field(False, description="tests: PostgreSQL must be there (CI sets it); otherwise "
+                                                      "its tests are skipped when it isn't installed")
     turn_timeout: float = Field(900.0, gt=0, description="seconds a question waits while another process answers "
                                                          "on the same thread")
 
@@ -101,7 +106,17 @@ class Settings(BaseSettings):
     def _paths(cls, value: object) -> Path | None:
         return _optional_path(value)
 
-    @field_validator("profile", "server", "api_key", mode="before")
+    @field_validator("database_url")
+    @classmethod
+    def _postgres(cls, value: str | None) -> str | None:
+        from memory.postgres import url_problem
+
+        problem = url_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
+    @field_validator("profile", "server", "api_key", "database_url", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

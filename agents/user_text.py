@@ -85,6 +85,29 @@ def thread_id_problem(thread_id: object) -> str | None:
     return None
 
 
+USER_ID_MAX = 128
+
+
+def user_id_problem(user: object) -> str | None:
+    """What makes `user` unusable as a user id, or None. Pure."""
+    problem = thread_id_problem(user)
+    if problem is None and len(user) > USER_ID_MAX:  # type: ignore[arg-type]
+        problem = f"it is {len(user):,} characters long (at most {USER_ID_MAX})"  # type: ignore[arg-type]
+    return problem
+
+
+def validate_user_id(user: object) -> str | None:
+    """`user` when it can key a user's memories and threads (None: the one local user); else a ThreadIdError."""
+    if user is None:
+        return None
+    problem = user_id_problem(user)
+    if problem:
+        shown = ascii(user) if isinstance(user, str) else repr(user)
+        raise ThreadIdError(f"user id {shown[:80]} can't be used: {problem}. Use a name, an email or any id "
+                            "without control characters, e.g. --user ana@example.org")
+    return user
+
+
 def validate_thread_id(thread_id: object) -> str:
     """`thread_id` when it can be stored and printed; otherwise a ThreadIdError saying why."""
     problem = thread_id_problem(thread_id)

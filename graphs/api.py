@@ -24,13 +24,14 @@ from agents.paths import data_dir
 from agents.roles.orchestrator import clean_question
 from agents.roles.team import Team, team_for
 from agents.settings import settings
-from agents.user_text import check_question_fits, validate_thread_id
+from agents.user_text import check_question_fits, validate_thread_id, validate_user_id
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
-from memory.checkpoints import db_location, sqlite_checkpointer
-from memory.store import sqlite_store
-from memory.turns import turn_lock
+from memory.checkpoints import checkpointer
+from memory.store import open_store
+from memory.threads import thread_key
+from memory.turns import turn_checkpointer
 
 
 def preflight(team: Team) -> None:
@@ -43,8 +44,11 @@ def preflight(team: Team) -> None:
 def ask(question: str, *, thread_id: str | None = None, profile: str | Profile | Team | None = None,
         db: str | Path | None = None, force_domain: str | None = None,
         on_event: Callable[[dict], None] | None = None, learn: bool = True, local: bool = False,
-        cache: bool | None = None) -> dict[str, Any]:
+        cache: bool | None = None, user: str | None = None) -> dict[str, Any]:
     """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace.
+
+    `user`: whose threads and memories these are (a shared deployment's user id); None is the one local user.
+    `db`: a SQLite file or a postgresql:// URL (default: CONCILIO_DATABASE_URL, else the data folder's SQLite).
 
     When a resident server runs (`concilio serve`; found as agents/slot/remote.py says) the turn runs there, on its
     loaded models, and streams back the same events; `local=True` (or CONCILIO_SERVER=off) runs in this process.
@@ -58,6 +62,7 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     """
     text = clean_question(question)
     thread_id = validate_thread_id(thread_id) if thread_id is not None else None
+    user = validate_user_id(user)
     if not local and db is None and learn and not isinstance(profile, (Profile, Team)):
         from agents.slot import remote
         from graphs.server import client
@@ -65,33 +70,32 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         server = remote.find()
         if server is not None and client.serves(server, profile):
             return client.ask(server, text, thread_id=thread_id, force_domain=force_domain, on_event=on_event,
-                              cache=cache)
+                              cache=cache, user=user)
     team = team_for(profile)
     if local and hasattr(team.slot, "local"):  # a RemoteSlot: this process's own slot instead
         team = Team(team.profile, team.slot.local())
     check_question_fits(team, text)
     preflight(team)
     return run_turn(text, team=team, thread_id=thread_id or uuid.uuid4().hex[:12], db=db,
-                    force_domain=force_domain, on_event=on_event, learn=learn, cache=cache)
+                    force_domain=force_domain, on_event=on_event, learn=learn, cache=cache, user=user)
 
 
 def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = None,
              force_domain: str | None = None, on_event: Callable[[dict], None] | None = None, learn: bool = True,
              history: Sequence[tuple[str, str]] = (), cancel: threading.Event | None = None,
-             saver=None, cache: bool | None = None) -> dict[str, Any]:
+             saver=None, cache: bool | None = None, user: str | None = None) -> dict[str, Any]:
     """One turn in this process, on `team`: the in-process `ask` and the server both run turns here.
 
     `history`: (question, answer) pairs that a new thread starts from (an OpenAI client's earlier messages);
     ignored when the thread already has turns. `saver`: another checkpointer (the server's in-memory one for
-    requests without a thread id). `cancel`: set it to stop the run at its next token. `cache`: use the
-    response cache (memory/cache/, beside the threads database); None: as CONCILIO_CACHE says.
+    requests without a thread id). `cancel`: set it to stop the run at its next token. `user`: see `ask`.
+    `cache`: use the response cache (memory/cache/, beside the threads database); None: as CONCILIO_CACHE says.
     """
-    config = {"configurable": {"thread_id": thread_id}}
+    config = {"configurable": {"thread_id": thread_key(thread_id, user)}}
     with contextlib.ExitStack() as stack:
-        if saver is None:  # a stored thread: one turn at a time (memory/turns.py); a second process waits
-            stack.enter_context(turn_lock(db_location(db), thread_id))
-            saver = stack.enter_context(sqlite_checkpointer(db))
-        store = stack.enter_context(sqlite_store(db))
+        if saver is None:  # a stored thread: one turn at a time (memory/turns.py); another worker waits
+            saver = stack.enter_context(turn_checkpointer(db, thread_key(thread_id, user)))
+        store = stack.enter_context(open_store(db))
         answers = stack.enter_context(open_cache(db)) if (settings().cache if cache is None else cache) else None
         graph = build_graph(checkpointer=saver, store=store)
         pending = graph.get_state(config)
@@ -105,7 +109,7 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
         # killed between nodes loses nothing (the default writes checkpoints in the background).
         payload = None if resumed else {"question": text, "force_domain": force_domain}
         out: dict[str, Any] = {}
-        context = Context(profile=team, learn=learn, cancel=cancel, cache=answers)
+        context = Context(profile=team, learn=learn, cancel=cancel, cache=answers, user=user)
         for mode, chunk in graph.stream(payload, config, context=context, durability="sync",
                                         stream_mode=["custom", "values"]):
             if mode == "values":
@@ -131,8 +135,10 @@ def open_cache(db: str | Path | None = None):
 
     s = settings()
     embed = responses.embed if s.cache_near > 0 else None
-    where = db_location(db)
-    folder = where.parent if isinstance(where, Path) else data_dir()  # a file: URI (tests): the data folder
+    from memory.checkpoints import database
+
+    where = database(db)  # beside the threads' SQLite file; with a URL (PostgreSQL, file:) in the data folder
+    folder = where.parent if isinstance(where, Path) else data_dir()
     return responses.opened(responses.cache_path(folder), s.cache_ttl, near_threshold=s.cache_near, embed=embed)
 
 
@@ -151,7 +157,7 @@ def seed(graph, config: dict, history: Sequence[tuple[str, str]]) -> None:
 
 
 def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: int | None = None,
-             db: str | Path | None = None, background: bool = False) -> dict[str, Any]:
+             db: str | Path | None = None, background: bool = False, user: str | None = None) -> dict[str, Any]:
     """Rate a completed turn (default: the last) and teach the router from it.
 
     good                the route was right: a confirmation
@@ -168,18 +174,20 @@ def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: i
     from memory import threads
 
     validate_thread_id(thread_id)
+    user = validate_user_id(user)
     if verdict not in ("good", "bad"):
         raise ConcilioError(f"feedback is 'good' or 'bad', not {verdict!r}")
     if domain is not None and domain not in DOMAINS:
         raise ConcilioError(f"domain is one of {', '.join(DOMAINS)}, not {domain!r}")
-    with sqlite_checkpointer(db) as saver, sqlite_store(db) as store:
-        completed = [t for t in threads.show(build_graph(checkpointer=saver), thread_id) if t.answer is not None]
+    with checkpointer(db) as saver, open_store(db) as store:
+        completed = [t for t in threads.show(build_graph(checkpointer=saver), thread_id, user)
+                     if t.answer is not None]
         chosen = [t for t in completed if turn is None or t.turn == turn][-1:]
         if not chosen:
             raise ConcilioError(f"thread {thread_id} has no completed turn {turn if turn else ''}".rstrip())
         target = chosen[0]
         routed = target.route.get("domain", "general")
-        memories.record_feedback(store, thread_id, target.turn, verdict, domain or routed)
+        memories.record_feedback(store, thread_id, target.turn, verdict, domain or routed, user=user)
     ledger.record_safely(ledger.feedback_record, thread_id, target.turn, verdict, domain or routed)
     if verdict == "good":
         router_store.learn(target.question, domain or routed, "good", note=f"{thread_id}:{target.turn}")

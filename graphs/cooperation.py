@@ -45,6 +45,7 @@ from graphs.streaming import StreamingTeam
 from memory import cache as responses
 from memory import ledger
 from memory import store as memories
+from memory.threads import owner
 
 
 def _team(runtime: Runtime[Context] | None) -> StreamingTeam:
@@ -87,7 +88,7 @@ def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, 
     """Queue this run for the effectiveness ledger (memory/ledger.py); never blocks, never raises."""
     started = state.get("started_at") or time.time()
     ledger.record_safely(
-        ledger.run_record, thread_id=str(get_config().get("configurable", {}).get("thread_id", "-")),
+        ledger.run_record, thread_id=_thread(),
         turn=state.get("turn"), question=state.get("question", ""), language=state.get("language"),
         route=state.get("route"), trace=trace, profile=_team(runtime).profile.name if error is None else "",
         started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None),
@@ -100,8 +101,17 @@ def _learning(runtime: Runtime[Context] | None) -> bool:
     return runtime is None or runtime.context is None or runtime.context.learn
 
 
+def _user(runtime: Runtime[Context] | None) -> str | None:
+    return runtime.context.user if runtime is not None and runtime.context is not None else None
+
+
+def _thread() -> str:
+    """The thread id as its user knows it (a user's thread is stored under a key with the user id in it)."""
+    return owner(str(get_config().get("configurable", {}).get("thread_id", "-")))[1]
+
+
 def _memories(runtime: Runtime[Context] | None) -> dict[str, str]:
-    return memories.recall(runtime.store if runtime is not None else None)
+    return memories.recall(runtime.store if runtime is not None else None, _user(runtime))
 
 
 def _completed_turns(state: State) -> int:
@@ -213,6 +223,8 @@ def cached(state: State, runtime: Runtime[Context]) -> dict:
     where = (f"cache hit ({hit['how']}, similarity {hit['similarity']:.3f})" if hit["how"] == "near"
              else "cache hit (exact)")
     origin = f"stored from thread {entry.get('thread', '?')} turn {entry.get('turn', '?')}"
+    if entry.get("user") != _user(runtime):  # another user's: say so, never name their thread
+        origin = "stored from another user's first turn"
     if hit["how"] == "near":
         origin += f", asked as {entry.get('question', '')[:80]!r}"
     row = trace_row("cache", note=f"{where}: {origin}", turn=turn)
@@ -230,8 +242,8 @@ def _remember(state: State, runtime: Runtime[Context] | None, row: dict) -> dict
     """What the question says about the user (agents/roles/orchestrator.py) goes to memory; the row says so."""
     proposed = orchestrator.propose_memories(state["question"])
     if proposed and runtime is not None and runtime.store is not None:
-        thread = get_config().get("configurable", {}).get("thread_id", "?")
-        memories.remember(runtime.store, proposed, source=f"thread {thread}, turn {state['turn']}")
+        memories.remember(runtime.store, proposed, source=f"thread {_thread()}, turn {state['turn']}",
+                          user=_user(runtime))
         remembered = ", ".join(f"{k}={v}" for k, v in proposed.items())
         row = {**row, "note": join_notes(row.get("note", ""), f"remembered {remembered}")}
     return row
@@ -248,8 +260,8 @@ def _keep(state: State, runtime: Runtime[Context] | None, answer: str, language_
                                   revisions=state.get("revisions", 0), language_ok=language_ok, answer=answer)
     if ok:
         models = sorted({r["model"] for r in [*state.get("trace", []), row] if r.get("model")})
-        thread = get_config().get("configurable", {}).get("thread_id", "?")
-        why = responses.keep(cache, info, {"answer": answer, "question": state["question"], "thread": thread,
+        why = responses.keep(cache, info, {"answer": answer, "question": state["question"], "thread": _thread(),
+                                           "user": _user(runtime),
                                            "turn": state["turn"], "route": state["route"],
                                            "language": state["language"], "models": models})
     return {**row, "note": join_notes(row.get("note", ""), why)}

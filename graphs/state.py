@@ -67,3 +67,4 @@ class Context:
     learn: bool = True  # False: overrides and passed reviews don't teach the router (evaluations)
     cancel: Any = None  # a threading.Event: once set, the run stops at its next token (RunCancelled)
     cache: Any = None  # a memory.cache.ResponseCache: asked before any model runs, fed by integrate
+    user: str | None = None  # whose memories the run reads and writes (None: the one local user)

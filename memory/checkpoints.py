@@ -54,6 +54,30 @@ def db_location(path: str | Path | None) -> str | Path:
     return path if isinstance(path, str) and path.startswith("file:") else Path(path or default_db_path())
 
 
+def database(db: str | Path | None = None) -> str | Path:
+    """Where threads and memories live: `db` as given (a path, a `file:` URI or a postgresql:// URL), else
+    CONCILIO_DATABASE_URL, else the data folder's threads.sqlite."""
+    from memory.postgres import is_postgres
+
+    if db is None and settings().database_url:
+        return settings().database_url
+    return db if is_postgres(db) else db_location(db)
+
+
+@contextlib.contextmanager
+def checkpointer(db: str | Path | None = None) -> Iterator:
+    """LangGraph's checkpointer on `database(db)`: `PostgresSaver` for a postgresql:// URL, else `SqliteSaver`."""
+    from memory import postgres
+
+    where = database(db)
+    if postgres.is_postgres(where):
+        with postgres.checkpointer(str(where)) as saver:
+            yield saver
+    else:
+        with sqlite_checkpointer(where) as saver:
+            yield saver
+
+
 def _connect(db: str | Path) -> sqlite3.Connection:
     timeout = settings().db_timeout
     uri = isinstance(db, str) and db.startswith("file:")

@@ -4,6 +4,10 @@ Two processes asking on one thread at once would both read turn N and both write
 would be lost. `turn_lock()` makes the second wait for the first (for up to CONCILIO_TURN_TIMEOUT seconds),
 then read the thread as the first left it; past the timeout it is a `ThreadBusyError`, and nothing is lost.
 Threads of one database, or one thread id in two databases, don't wait for each other.
+
+On PostgreSQL (CONCILIO_DATABASE_URL) the lock is an advisory lock held by the session that writes the turn's
+checkpoints (memory/postgres.py `locked_checkpointer`), so it holds across worker processes and hosts.
+`turn_checkpointer()` picks the one that fits the database.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from filelock import FileLock, Timeout
 from agents.errors import ConcilioError
 from agents.paths import data_dir
 from agents.settings import settings
+from memory.checkpoints import database, sqlite_checkpointer
 
 
 class ThreadBusyError(ConcilioError):
@@ -50,3 +55,18 @@ def turn_lock(db: object, thread_id: str, timeout: float | None = None) -> Itera
             yield
     except Timeout:
         raise ThreadBusyError(thread_id, waited) from None
+
+
+@contextlib.contextmanager
+def turn_checkpointer(db: object, key: str, timeout: float | None = None) -> Iterator:
+    """The checkpointer of `database(db)`, holding the turn of thread `key` (its storage key) for the block."""
+    from memory import postgres
+
+    waited = settings().turn_timeout if timeout is None else timeout
+    where = database(db)  # type: ignore[arg-type]
+    if postgres.is_postgres(where):
+        with postgres.locked_checkpointer(str(where), key, waited) as saver:
+            yield saver
+    else:
+        with turn_lock(where, key, waited), sqlite_checkpointer(where) as saver:
+            yield saver

@@ -31,8 +31,42 @@ def _isolated_dirs(tmp_path_factory, monkeypatch):
     # Tests ask the same questions on purpose (retries, resumes, races): they test the models' flow, so the
     # response cache is off unless a test turns it on (tests/unit/test_response_cache.py and its kin).
     monkeypatch.setenv("CONCILIO_CACHE", "off")
+    monkeypatch.delenv("CONCILIO_DATABASE_URL", raising=False)
     FakeChatModel.reset()
     yield
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server started for this test session (tests/pg.py), stopped after. Skipped with the reason
+    where none can run, unless CI requires it."""
+    from evals import scratch_pg as pg
+
+    why = pg.unavailable()
+    if why:
+        if pg.required():
+            pytest.fail(f"PostgreSQL is required here (CI / CONCILIO_REQUIRE_POSTGRES=1): {why}")
+        pytest.skip(why)
+    server = pg.Server()
+    try:
+        server.start()
+    except Exception as exc:
+        server.stop()
+        if pg.required():
+            raise
+        pytest.skip(f"PostgreSQL could not start here: {exc}")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def storage(request, monkeypatch) -> str:
+    """Run the test on each database concilio supports: SQLite files in the data folder, or a fresh database
+    on the session's PostgreSQL server through CONCILIO_DATABASE_URL (threads, memories and the ledger)."""
+    if request.param == "postgres":
+        server = request.getfixturevalue("postgres")
+        monkeypatch.setenv("CONCILIO_DATABASE_URL", server.create_database())
+    return request.param
 
 
 def fake_spec(name: str, **options) -> ModelSpec:

@@ -1,6 +1,6 @@
 """`concilio` on the command line.
 
-  concilio ask "QUESTION"|- [--thread ID] [--profile NAME|FILE.toml] [--domain D] [--json | --quiet]
+  concilio ask "QUESTION"|- [--thread ID] [--user U] [--profile NAME|FILE.toml] [--domain D] [--json | --quiet]
                                                                         (no QUESTION or -: read it from stdin)
   concilio models [--profile NAME|FILE.toml] [--json]
   concilio threads [list]|show T|delete T|fork T [--turn N] [--to NEW] [--json]
@@ -41,6 +41,9 @@ class _OptionsAnywhere(argparse.ArgumentParser):
             self._inner = False
 
 
+USER_HELP = "whose threads and memories (a shared deployment's user id; default: the one local user)"
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="concilio", description="Several local LLMs answering as one.")
     p.add_argument("--version", action="version", version=f"concilio {version()}")
@@ -50,6 +53,7 @@ def parser() -> argparse.ArgumentParser:
     a.add_argument("--thread", help="continue this conversation thread (default: a new one)")
     a.add_argument("--profile", help="embedded, gpt4all-seed, or a config .toml (default: auto)")
     a.add_argument("--domain", choices=["legal", "technical", "general"], help="skip routing: force this route")
+    a.add_argument("--user", help=USER_HELP)
     a.add_argument("--local", action="store_true", help="run in this process even when a server runs")
     a.add_argument("--no-cache", dest="cache", action="store_false", default=None,
                    help="run the models even when the response cache has this answer")
@@ -67,11 +71,13 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument("thread", nargs="?")
     t.add_argument("--turn", type=int, help="fork: keep the thread up to this completed turn")
     t.add_argument("--to", help="fork: the new thread's id (default: THREAD-fork)")
+    t.add_argument("--user", help=USER_HELP)
     t.add_argument("--json", action="store_true")
     t.set_defaults(func=manage.cmd_threads)
     mem = sub.add_parser("memories", help="list or delete what concilio remembers about you across threads")
     mem.add_argument("action", nargs="?", default="list", choices=["list", "delete"])
     mem.add_argument("key", nargs="?")
+    mem.add_argument("--user", help=USER_HELP)
     mem.add_argument("--json", action="store_true")
     mem.set_defaults(func=manage.cmd_memories)
     f = sub.add_parser("feedback", help="rate an answer; the router learns from it")
@@ -79,6 +85,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("verdict", choices=["good", "bad"])
     f.add_argument("--domain", choices=["legal", "technical", "general"], help="where the question belonged")
     f.add_argument("--turn", type=int, help="the turn to rate (default: the last completed one)")
+    f.add_argument("--user", help=USER_HELP)
     f.add_argument("--json", action="store_true")
     f.set_defaults(func=manage.cmd_feedback)
     c = sub.add_parser("chat", help="a conversation in the terminal, with streaming; /route D, /feedback good|bad "
@@ -88,6 +95,7 @@ def parser() -> argparse.ArgumentParser:
                        epilog=ask.CHAT_HELP, formatter_class=argparse.RawDescriptionHelpFormatter)
     c.add_argument("--thread")
     c.add_argument("--profile")
+    c.add_argument("--user", help=USER_HELP)
     c.add_argument("--local", action="store_true", help="run in this process even when a server runs")
     c.add_argument("--no-cache", dest="cache", action="store_false", default=None,
                    help="run the models even when the response cache has the answer")

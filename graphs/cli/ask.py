@@ -40,9 +40,9 @@ def cmd_ask(args: argparse.Namespace) -> int:
     thread = validate_thread_id(args.thread) if args.thread is not None else uuid.uuid4().hex[:12]
     try:
         result = ask(question, thread_id=thread, profile=args.profile, force_domain=args.domain, on_event=live,
-                     local=args.local, cache=args.cache)
+                     local=args.local, cache=args.cache, user=args.user)
     except KeyboardInterrupt:
-        print(f"\ninterrupted {stopped_message(thread, question)} · thread {thread}", file=sys.stderr)
+        print(f"\ninterrupted {stopped_message(thread, question, args.user)} · thread {thread}", file=sys.stderr)
         return 130
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
@@ -66,15 +66,15 @@ CHAT_HELP = ("commands: /route legal|technical|general (next question only), /fe
              "/thread, /quit; Ctrl-C stops an answer")
 
 
-def stopped_message(thread: str, question: str) -> str:
+def stopped_message(thread: str, question: str, user: str | None = None) -> str:
     """What Ctrl-C in `chat` left on the thread, in the words `concilio threads show` uses for it."""
     from graphs.cooperation import build_graph
     from memory import threads
-    from memory.checkpoints import sqlite_checkpointer
+    from memory.checkpoints import checkpointer
 
-    with sqlite_checkpointer() as saver:
+    with checkpointer() as saver:
         try:
-            turns = threads.show(build_graph(checkpointer=saver), thread)
+            turns = threads.show(build_graph(checkpointer=saver), thread, user)
         except threads.UnknownThreadError:
             turns = []
     try:  # the question as the graph stored it
@@ -128,7 +128,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     verdict, _, domain = arg.partition(" ")
                     try:
                         done = feedback(thread, verdict, domain=domain.strip() or None, turn=last_turn,
-                                        background=True)
+                                        background=True, user=args.user)
                     except ConcilioError as exc:
                         print(f"error: {exc}", file=sys.stderr)
                         continue
@@ -139,9 +139,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             live = LiveProgress()
             try:
                 result = ask(line, thread_id=thread, profile=args.profile, force_domain=forced, on_event=live,
-                             local=args.local, cache=args.cache)
+                             local=args.local, cache=args.cache, user=args.user)
             except KeyboardInterrupt:
-                print("\n" + stopped_message(thread, line), file=sys.stderr)
+                print("\n" + stopped_message(thread, line, args.user), file=sys.stderr)
                 continue
             except ConcilioError as exc:
                 print(f"error: {exc}", file=sys.stderr)

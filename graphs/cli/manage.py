@@ -64,14 +64,16 @@ def model_needs(profile, rows) -> dict[str, dict]:
 
 
 def cmd_threads(args: argparse.Namespace) -> int:
+    from agents.user_text import validate_user_id
     from graphs.cooperation import build_graph
     from memory import threads
-    from memory.checkpoints import sqlite_checkpointer
+    from memory.checkpoints import checkpointer
 
-    with sqlite_checkpointer() as saver:
+    user = validate_user_id(args.user)
+    with checkpointer() as saver:
         graph = build_graph(checkpointer=saver)
         if args.action == "list":
-            items = threads.list_threads(graph, saver)
+            items = threads.list_threads(graph, saver, user)
             if args.json:
                 print(json.dumps(threads.as_dicts(items), ensure_ascii=False))
                 return 0
@@ -83,7 +85,7 @@ def cmd_threads(args: argparse.Namespace) -> int:
         if not args.thread:
             raise ConcilioError(f"concilio threads {args.action} needs a thread id")
         if args.action == "show":
-            turns = threads.show(graph, args.thread)
+            turns = threads.show(graph, args.thread, user)
             if args.json:
                 print(json.dumps(threads.as_dicts(turns), ensure_ascii=False))
                 return 0
@@ -95,26 +97,28 @@ def cmd_threads(args: argparse.Namespace) -> int:
                       "A: (unfinished: ask it again to resume)")
             return 0
         if args.action == "delete":
-            threads.delete(saver, graph, args.thread)
+            threads.delete(saver, graph, args.thread, user)
             print(f"deleted thread {args.thread}")
             return 0
         new = args.to or f"{args.thread}-fork"
-        copied = threads.fork(graph, args.thread, new, turn=args.turn)
+        copied = threads.fork(graph, args.thread, new, turn=args.turn, user=user)
         print(f"forked {args.thread} after turn {copied} into {new}: concilio ask \"...\" --thread {new}")
         return 0
 
 
 def cmd_memories(args: argparse.Namespace) -> int:
+    from agents.user_text import validate_user_id
     from memory import store as memories
 
-    with memories.sqlite_store() as store:
+    user = validate_user_id(args.user)
+    with memories.open_store() as store:
         if args.action == "delete":
             if not args.key:
                 raise ConcilioError("concilio memories delete needs a key (see concilio memories list)")
-            memories.forget(store, args.key)
+            memories.forget(store, args.key, user)
             print(f"forgot {args.key}")
             return 0
-        items = memories.list_memories(store)
+        items = memories.list_memories(store, user)
     if args.json:
         print(json.dumps(memories.as_dicts(items), ensure_ascii=False))
     elif items:
@@ -128,7 +132,7 @@ def cmd_memories(args: argparse.Namespace) -> int:
 def cmd_feedback(args: argparse.Namespace) -> int:
     from graphs.api import feedback
 
-    done = feedback(args.thread, args.verdict, domain=args.domain, turn=args.turn, background=True)
+    done = feedback(args.thread, args.verdict, domain=args.domain, turn=args.turn, background=True, user=args.user)
     print(json.dumps(done, ensure_ascii=False) if args.json else
           f"feedback {done['verdict']} on thread {done['thread_id']} turn {done['turn']} "
           f"(routed {done['routed']}): {done['learned']}")

@@ -29,7 +29,7 @@ from agents.errors import (
     ThreadIdError,
 )
 from agents.security import bearer_matches
-from agents.user_text import check_question_fits, clean_question, validate_thread_id
+from agents.user_text import check_question_fits, clean_question, validate_thread_id, validate_user_id
 from graphs.server import wire
 from graphs.server.service import Run, Service
 
@@ -86,9 +86,10 @@ def create_app(service: Service, *, api_key: str | None = None) -> FastAPI:
             target = wire.resolve_target(service.ids, req.model)
             thread = request.headers.get("x-concilio-thread") or req.thread_id
             thread = validate_thread_id(thread) if thread else None
+            user = validate_user_id(req.user) if req.user else None  # OpenAI's `user`: whose threads, memories
             events = request.headers.get("x-concilio-events") == "1"
             work = _work(service, req, target)
-            run = service.admit(req.model, thread if target.kind == "graph" else None)
+            run = service.admit(req.model, thread if target.kind == "graph" else None, user)
             if "no-cache" in request.headers.get("cache-control", "").lower():
                 run.cache = False  # HTTP's own way to ask for a fresh answer
         except wire.RequestError as exc:

@@ -20,10 +20,11 @@ def serves(server: ServerInfo, profile: object) -> bool:
 
 
 def ask(server: ServerInfo, text: str, *, thread_id: str | None, force_domain: str | None,
-        on_event: Callable[[dict], None] | None, cache: bool | None = None) -> dict[str, Any]:
+        on_event: Callable[[dict], None] | None, cache: bool | None = None, user: str | None = None
+        ) -> dict[str, Any]:
     thread_id = thread_id or uuid.uuid4().hex[:12]
     body = {"model": "concilio" + (f"-{force_domain}" if force_domain else ""),
-            "messages": [{"role": "user", "content": text}]}
+            "messages": [{"role": "user", "content": text}], **({"user": user} if user else {})}
 
     def on_chunk(data: dict) -> None:
         event = data.get("concilio_event")

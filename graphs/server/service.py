@@ -40,6 +40,7 @@ class Run:
     id: str
     model: str
     thread: str | None
+    user: str | None = None  # the request's `user`: its threads and memories are that user's own
     started: float = field(default_factory=time.time)
     cancel: threading.Event = field(default_factory=threading.Event)
     state: str = "running"
@@ -100,17 +101,17 @@ class Service:
         log.info("config changed: now serving profile %s", team.profile.name)
 
     # --- admission ---
-    def admit(self, model: str, thread: str | None) -> Run:
+    def admit(self, model: str, thread: str | None, user: str | None = None) -> Run:
         if self.closing.is_set():
             raise RequestError(503, "the server is shutting down; retry in a moment", code="shutting_down")
         with self._lock:
             if len(self.runs) >= self.max_queue:
                 raise RequestError(429, f"{len(self.runs)} runs are in flight (the limit is {self.max_queue}); "
                                         "retry shortly", code="queue_full")
-            if thread is not None and any(r.thread == thread for r in self.runs.values()):
+            if thread is not None and any((r.thread, r.user) == (thread, user) for r in self.runs.values()):
                 raise RequestError(409, f"thread {thread} has a turn in flight; wait for it, then ask again",
                                    code="thread_busy")
-            run = Run("run-" + uuid.uuid4().hex[:10], model, thread)
+            run = Run("run-" + uuid.uuid4().hex[:10], model, thread, user)
             self.runs[run.id] = run
         return run
 
@@ -125,12 +126,13 @@ class Service:
 
         if run.thread is not None:
             return run_turn(conv.question, team=self.team, thread_id=run.thread, history=conv.history,
-                            force_domain=target.domain, on_event=on_event, cancel=run.cancel, cache=run.cache)
+                            force_domain=target.domain, on_event=on_event, cancel=run.cancel, cache=run.cache,
+                            user=run.user)
         from langgraph.checkpoint.memory import InMemorySaver
 
         result = run_turn(conv.question, team=self.team, thread_id=run.id, history=conv.history,
                           force_domain=target.domain, on_event=on_event, cancel=run.cancel, saver=InMemorySaver(),
-                          cache=run.cache)
+                          cache=run.cache, user=run.user)
         return {**result, "thread_id": None}
 
     def run_model(self, run: Run, target: Target, request: ChatRequest, messages: list[dict],

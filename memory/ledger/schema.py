@@ -23,6 +23,7 @@ from memory import legacy_steps
 LEDGER_NAME = "ledger.sqlite"
 SCRIPTS = Path(__file__).with_name("migrations")  # env.py + versions/
 VERSION_TABLE = "concilio_ledger_version"  # Alembic's version table, named so it can share a file
+LEDGER_LOCK = 0x6C6564676572  # "ledger": the advisory lock that serialises migrations on PostgreSQL
 
 metadata = sa.MetaData()
 runs = sa.Table(
@@ -122,6 +123,8 @@ def migrate(engine: sa.Engine) -> list[str]:
     with _quiet("alembic"), engine.begin() as conn:
         from alembic import command  # its import logs its plugins at INFO
 
+        if conn.dialect.name == "postgresql":  # workers starting together: one migrates, the others wait
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({LEDGER_LOCK})")
         config, scripts = _alembic(conn)
         known = {rev.revision for rev in scripts.walk_revisions()}
         current = _current(conn)
@@ -164,8 +167,13 @@ def _run(conn: sa.Connection):
 
 
 def default_url() -> str:
-    """CONCILIO_LEDGER_URL, or SQLite in the data folder. `off` (or empty after `=`) disables."""
+    """CONCILIO_LEDGER_URL; else CONCILIO_DATABASE_URL's database (psycopg 3 driver); else SQLite in the data
+    folder. `off` (or empty after `=`) disables."""
     url = settings().ledger_url
+    if url is None and settings().database_url:
+        from memory.postgres import sqlalchemy_url
+
+        return sqlalchemy_url(settings().database_url)
     if url is None:
         return f"sqlite:///{data_dir() / LEDGER_NAME}"
     return url.strip() or "off"
@@ -173,8 +181,10 @@ def default_url() -> str:
 
 def make_engine(url: str) -> sa.Engine:
     parsed = sa.make_url(url)
+    if parsed.drivername == "postgresql":  # SQLAlchemy's default driver is psycopg2; concilio ships psycopg 3
+        parsed = parsed.set(drivername="postgresql+psycopg")
     if parsed.get_backend_name() != "sqlite":
-        return sa.create_engine(url, pool_pre_ping=True)
+        return sa.create_engine(parsed, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = sa.create_engine(url, connect_args={"timeout": settings().ledger_timeout})

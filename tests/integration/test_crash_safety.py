@@ -1,6 +1,6 @@
 """A run SIGKILLed between nodes resumes from its last checkpoint when the same question is asked again
-on the same thread, and no completed turn is lost or duplicated. Real processes, killed for real; the
-fake backend's `kill_process_on_load` makes the kill land exactly between two nodes."""
+on the same thread, and no completed turn is lost or duplicated, on SQLite and on PostgreSQL. Real processes,
+killed for real; the fake backend's `kill_process_on_load` makes the kill land exactly between two nodes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sys
 
 from agents.models.profiles import ROLES
 from graphs.cooperation import build_graph
-from memory.checkpoints import sqlite_checkpointer
+from memory.checkpoints import checkpointer
 from tests.conftest import fake_config_toml
 
 ROUNDS = 20
@@ -29,7 +29,7 @@ def cli(*args):
                           env=dict(os.environ), timeout=120)
 
 
-def test_killed_between_nodes_resumes_20_times_out_of_20(tmp_path):
+def test_killed_between_nodes_resumes_20_times_out_of_20(tmp_path, storage):
     ok = profile(tmp_path / "ok.toml", None)
     first = cli("ask", "What does a lease need?", "--thread", "crash", "--profile", ok, "--json")
     assert first.returncode == 0, first.stderr
@@ -43,7 +43,7 @@ def test_killed_between_nodes_resumes_20_times_out_of_20(tmp_path):
         out = json.loads(resumed.stdout)
         assert out["resumed"] is True and out["turn"] == i + 2
         assert out["trace"][0]["node"] == "analyze" and out["trace"][-1]["node"] == "integrate"
-    with sqlite_checkpointer() as saver:
+    with checkpointer() as saver:
         state = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "crash"}})
     questions = [m.content for m in state.values["messages"] if m.type == "human"]
     answers = [m for m in state.values["messages"] if m.type == "ai"]

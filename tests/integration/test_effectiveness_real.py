@@ -1,5 +1,5 @@
 """The ledger, stats, metrics and the answer-quality evaluation on the real embedded model, each command in
-its own process as a user runs them."""
+its own process as a user runs them; the ledger on SQLite and on PostgreSQL (CONCILIO_DATABASE_URL)."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _scrape(port: int, deadline: float = 30.0) -> str:
             time.sleep(0.2)
 
 
-def test_runs_from_separate_processes_show_in_stats_and_on_the_metrics_port():
+def test_runs_from_separate_processes_show_in_stats_and_on_the_metrics_port(storage):
     for question, thread in (("¿Puede mi casero echarme del piso sin previo aviso?", "es"),
                              ("How do I reverse a list in Python?", "en")):
         done = run("-m", "graphs.cli", "ask", question, "--thread", thread, "--quiet")

@@ -1,5 +1,5 @@
 """The whole cooperation graph on the real embedded model, in Spanish and English, through the Python
-API and through the CLI in separate processes (as a user runs it)."""
+API and through the CLI in separate processes (as a user runs it); threads on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from agents.routing.language import detect
 from graphs.api import ask
-from memory.checkpoints import sqlite_checkpointer
+from memory.checkpoints import checkpointer
 
 pytestmark = pytest.mark.model
 
@@ -49,7 +49,7 @@ def cli(*args, env=None):
                           env={**os.environ, **(env or {})}, timeout=300)
 
 
-def test_a_second_process_continues_the_thread_and_the_reviewer_sees_turn_one():
+def test_a_second_process_continues_the_thread_and_the_reviewer_sees_turn_one(storage):
     first = cli("ask", "¿Qué es un contrato de arrendamiento?", "--thread", "t1", "--json")
     assert first.returncode == 0, first.stderr
     one = json.loads(first.stdout)
@@ -63,7 +63,7 @@ def test_a_second_process_continues_the_thread_and_the_reviewer_sees_turn_one():
     assert two["turn"] == 2
     review = [r for r in two["trace"] if r["node"] == "review"][0]
     assert "saw 1 earlier turn" in review["note"]
-    with sqlite_checkpointer() as saver:
+    with checkpointer() as saver:
         from graphs.cooperation import build_graph
 
         values = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "t1"}}).values
@@ -104,7 +104,7 @@ def test_a_truncated_model_file_is_named_and_the_thread_is_intact(tmp_path):
     out = cli("ask", "Can my landlord evict me?", "--thread", "keep", "--profile", str(cfg))
     assert out.returncode == 1
     assert f"Model file {broken}: is truncated" in out.stderr and "Fix: check [roles.reviewer] path" in out.stderr
-    with sqlite_checkpointer() as saver:
+    with checkpointer() as saver:
         from graphs.cooperation import build_graph
 
         values = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "keep"}}).values

@@ -181,3 +181,26 @@ def test_idle_models_are_unloaded_after_the_keep_alive(make):
         time.sleep(0.1)
     assert service.slot.resident() == []
     assert client.get("/api/ps").json()["slot"]["resident"] == []
+
+
+def test_the_openai_user_field_keeps_each_users_threads_and_memories_apart(make):
+    from graphs.cooperation import build_graph
+    from memory import store as memories
+    from memory import threads
+    from memory.checkpoints import checkpointer
+
+    _, client = make()
+    for user, question in (("ana", "Me llamo Ana y vivo en Madrid. ¿Qué es un contrato?"),
+                           ("bob", "My name is Bob and I live in Leeds. What is a lease?")):
+        done = client.post("/v1/chat/completions", headers={"X-Concilio-Thread": "shared"},
+                           json=_ask(question, user=user))
+        assert done.status_code == 200, done.text
+    assert client.post("/v1/chat/completions", json=_ask("Hi", user="\x00")).status_code == 400
+    with checkpointer() as saver, memories.open_store() as store:
+        graph = build_graph(checkpointer=saver)
+        assert [t.question for t in threads.show(graph, "shared", "ana")] == [
+            "Me llamo Ana y vivo en Madrid. ¿Qué es un contrato?"]
+        assert [t.question for t in threads.show(graph, "shared", "bob")] == [
+            "My name is Bob and I live in Leeds. What is a lease?"]
+        assert memories.recall(store, "ana")["name"] == "Ana" and memories.recall(store, "bob")["name"] == "Bob"
+        assert memories.recall(store) == {}

@@ -12,7 +12,7 @@ from graphs.api import ask
 from graphs.cli import main
 from graphs.cooperation import build_graph
 from memory import threads
-from memory.checkpoints import default_db_path, sqlite_checkpointer
+from memory.checkpoints import checkpointer, default_db_path
 from tests.conftest import fake_profile
 
 
@@ -25,10 +25,15 @@ def two_turns(db, thread="t") -> Team:
     return team
 
 
-def test_show_lists_every_turn_with_route_language_and_models(tmp_path):
-    db = tmp_path / "t.sqlite"
+def _db(tmp_path, storage):
+    """A SQLite file, or None: the PostgreSQL database CONCILIO_DATABASE_URL names (the `storage` fixture)."""
+    return tmp_path / "t.sqlite" if storage == "sqlite" else None
+
+
+def test_show_lists_every_turn_with_route_language_and_models(tmp_path, storage):
+    db = _db(tmp_path, storage)
     two_turns(db)
-    with sqlite_checkpointer(db) as saver:
+    with checkpointer(db) as saver:
         turns = threads.show(build_graph(checkpointer=saver), "t")
     assert [(t.turn, t.question, t.answer) for t in turns] == [
         (1, "¿Qué es un contrato de arrendamiento?", "Es un contrato de alquiler."),
@@ -37,12 +42,12 @@ def test_show_lists_every_turn_with_route_language_and_models(tmp_path):
     assert turns[0].models == ["fake-legal", "fake-orchestrator", "fake-reviewer"]
 
 
-def test_list_fork_and_delete(tmp_path):
-    db = tmp_path / "t.sqlite"
+def test_list_fork_and_delete(tmp_path, storage):
+    db = _db(tmp_path, storage)
     team = two_turns(db, "a")
     FakeChatModel.enqueue("Python reverses with [::-1].", "OK", "Use slicing: items[::-1].")
     ask("How do I reverse a list in Python?", profile=team, db=db, thread_id="b")
-    with sqlite_checkpointer(db) as saver:
+    with checkpointer(db) as saver:
         graph = build_graph(checkpointer=saver)
         listed = {t.thread_id: t for t in threads.list_threads(graph, saver)}
         assert list(listed) == ["b", "a"]  # most recent first

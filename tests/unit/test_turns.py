@@ -16,7 +16,7 @@ from conftest import REPO, fake_config_toml
 from graphs import cli
 from graphs.cooperation import build_graph
 from memory import ledger
-from memory.checkpoints import default_db_path, sqlite_checkpointer
+from memory.checkpoints import checkpointer, default_db_path
 from memory.stats import collect
 from memory.turns import ThreadBusyError, lock_path, turn_lock
 
@@ -68,8 +68,8 @@ def test_a_busy_thread_past_the_timeout_is_a_clear_error(profile, monkeypatch, c
 
 
 # --- e. three processes on one thread ---------------------------------------------------------------------------
-def test_three_processes_asking_on_one_thread_lose_nothing(profile, tmp_path):
-    db = tmp_path / "t.sqlite"
+def test_three_processes_asking_on_one_thread_lose_nothing(profile, tmp_path, storage):
+    db = str(tmp_path / "t.sqlite") if storage == "sqlite" else os.environ["CONCILIO_DATABASE_URL"]
     worker = """
         import sys
         from graphs.api import ask
@@ -84,7 +84,7 @@ def test_three_processes_asking_on_one_thread_lose_nothing(profile, tmp_path):
     for p in procs:
         _, err = p.communicate(timeout=300)
         assert p.returncode == 0, err
-    with sqlite_checkpointer(db) as saver:
+    with checkpointer(db) as saver:
         values = build_graph(checkpointer=saver).get_state({"configurable": {"thread_id": "shared"}}).values
     questions = [m.content for m in values["messages"][::2]]
     assert values["turn"] == 9 and len(values["messages"]) == 18
