@@ -49,7 +49,7 @@ def test_runs_from_separate_processes_show_in_stats_and_on_the_metrics_port(stor
     rows = {(m["model"], m["domain"]): m for m in report["models"]}
     legal, technical = rows[("SmolLM2-135M-Instruct", "legal")], rows[("SmolLM2-135M-Instruct", "technical")]
     assert legal["answered"] == 1 and technical["feedback"] == {"good": 1, "bad": 0, "score": 1.0}
-    assert legal["tokens_per_s"] > 1 and legal["p50_s"] > 0
+    assert legal["tokens_per_s"] > 0 and legal["p50_s"] > 0  # measured, not a speed floor
     assert report["summary"]["swaps_per_run"] == 1.0  # one load per process: every role is the same file
     assert report["ledger"]["count"] == 0
 
