@@ -18,6 +18,7 @@ llama-cpp-python is imported when a model loads, so its options can be checked w
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -90,8 +91,15 @@ def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
     return -1, ""
 
 
+def response_format(schema: str | None) -> dict | None:
+    """llama-cpp-python's `response_format` for a JSON schema: it compiles the schema to a llama.cpp grammar
+    (GBNF), so every token sampled keeps the reply valid. None: free text. Pure."""
+    return {"type": "json_object", "schema": json.loads(schema)} if schema else None
+
+
 class LlamaCppChatModel(ChatModel):
     backend = "llamacpp"
+    supports_schema = True
 
     def __init__(self, spec: ModelSpec) -> None:
         import llama_cpp
@@ -120,7 +128,8 @@ class LlamaCppChatModel(ChatModel):
             produced = 0
             stream = llm.create_chat_completion(
                 messages=list(messages), max_tokens=params.max_tokens, temperature=params.temperature,
-                top_k=params.top_k, top_p=params.top_p, repeat_penalty=params.repeat_penalty, stream=True)
+                top_k=params.top_k, top_p=params.top_p, repeat_penalty=params.repeat_penalty, stream=True,
+                response_format=response_format(params.schema))
             try:
                 for chunk in stream:
                     piece = chunk["choices"][0].get("delta", {}).get("content")
