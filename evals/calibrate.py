@@ -131,13 +131,19 @@ def calibrate(profile=None, *, limit: int = 36, rows: list[dict] | None = None, 
     preflight(team)
     items = take(rows if rows is not None else shipped(), limit)
     started, outcomes = time.perf_counter(), []
+
+    def result_so_far() -> dict:
+        return {"measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "questions": len(outcomes), "seconds": round(time.perf_counter() - started, 1),
+                "cells": evidence(outcomes)}
+
     for item in items:
         if deadline_s is not None and time.perf_counter() - started > deadline_s:
             break
         outcomes.append(measure(team, item))
-    result = {"measured_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "questions": len(outcomes), "seconds": round(time.perf_counter() - started, 1),
-              "cells": evidence(outcomes)}
+        if save:  # stored as it grows: a run stopped part-way still leaves what it measured
+            step_policy.save(team.profile.name, result_so_far())
+    result = result_so_far()
     if save:
         result["file"] = str(step_policy.save(team.profile.name, result))
     result["plans"] = steps.describe(result)
@@ -150,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         print("--limit must be at least 1", file=sys.stderr)
         return 2
     rows = read_jsonl(args.data) if args.data else None
-    result = calibrate(args.profile, limit=args.limit, rows=rows)
+    result = calibrate(args.profile, limit=args.limit, rows=rows, deadline_s=args.max_seconds)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0

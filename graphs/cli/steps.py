@@ -49,6 +49,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                                          "(default 36: 6 a cell)")
     p.add_argument("--data", type=Path, help="rows with domain, language, stem, choices, answer (default: the "
                                              "shipped calibration set)")
+    p.add_argument("--max-seconds", type=float, help="stop starting new questions after this many seconds (what "
+                                                     "was measured is kept)")
     p.add_argument("--json", action="store_true", help="print the evidence and the plans as JSON")
 
 
