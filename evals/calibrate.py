@@ -84,7 +84,7 @@ def measure(team, item: dict, *, variant: str | None = None) -> dict:
         verdict = {"verdict": "revise", "issues": found, "by": "checks"}
     else:
         verdict, out["parsed"], _, _, _ = reviewer.model_verdict(team, lang, question, draft.text, [],
-                                                                  variant=variant or reviewer.DEFAULT_VARIANT)
+                                                                  variant=variant)
     seconds["review"] = time.perf_counter() - start
     if verdict["verdict"] == "revise":
         start = time.perf_counter()

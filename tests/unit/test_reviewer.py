@@ -62,6 +62,8 @@ def test_older_turns_reach_the_reviewer_as_summary_lines():
     ('{"verdict": "revise", "issue": "names B, earlier C"}', "verdict", True, ("revise", ["names B, earlier C"])),
     ('{"verdict": "revise", "issue": "cut by the tok', "verdict", True, ("revise", ["unspecified"])),  # truncated
     ('{"answer": "no"}', "claim", True, ("revise", [""])),
+    ('{"answer": "n', "claim", True, ("revise", [""])),  # cut by the token limit: the enum's letter decides
+    ('{"answer": "', "claim", True, None),
     ('{"answer": "yes"}', "claim", True, ("ok", [])),
     ("OK", "verdict", False, ("ok", [])),
     ("REVISE: the draft names B, the thread said C", "verdict", False, ("revise", ["the draft names B, the thread "
