@@ -5,11 +5,13 @@
 Multiple-choice questions (rows with `choices` and `answer`, as the MMLU rows of dev.jsonl), sampled evenly
 across legal / technical / general and alternating English and Spanish (a Spanish row is the shipped
 translation of the question's stem, `agents/routing/data/es_train_*.jsonl`, with the original options), go through:
-  graph    the full cooperation graph (route → specialist → review → integrate)
-  single   each distinct model of the profile alone, asked the same question once
+  graph    the cooperation graph, with the step policy `concilio calibrate` stored (--steps full: every step)
   oracle   the graph with the route forced to the true domain (perfect routing)
-Reported per condition: accuracy per domain and language, seconds and swaps per question, replies with no
-readable choice. The router is refitted without the sampled questions first (they are among its training
+  routed   the routed specialist alone: no review, no integration
+  single   each distinct model of the profile alone, asked the same question once
+  vote     a majority vote of the best single model over n sampled answers (n = the graph's calls, at least 3)
+Reported per condition: accuracy with its 95% Wilson interval per domain and language, seconds, model calls
+and swaps per question, replies with no readable choice. The calibration questions are left out. The router is refitted without the sampled questions first (they are among its training
 rows), and the router learns nothing during the run; threads and the ledger go to a scratch folder.
 
 The reviewer is measured on its own (`reviewer`): for each question, a thread where the assistant already
