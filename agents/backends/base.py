@@ -84,6 +84,10 @@ class GenParams:
     repeat_penalty: float = 1.0
     repeat_last_n: int = 64
     stop_on_loop: bool = True  # stop a small model that starts repeating itself (see LoopGuard)
+    # A JSON schema (as JSON text) the reply must follow. Backends whose `supports_schema` is true constrain
+    # decoding to it (llama.cpp grammars, a server's response_format); the others ignore it, so a caller that
+    # needs a parseable reply checks `agents.backends.constrains(backend)` first and asks for a fixed format.
+    schema: str | None = None
 
 
 @dataclass
@@ -105,6 +109,7 @@ BACKEND_ERROR_TEXT = re.compile(r"^\s*ERROR: The prompt size exceeds the context
 class ChatModel(ABC):
     backend: ClassVar[str]
     control_tokens: tuple[str, ...] = ()  # the model's own special tokens (from its GGUF), removed too
+    supports_schema: ClassVar[bool] = False  # honours GenParams.schema (constrained decoding)
 
     def __init_subclass__(cls, **kwargs) -> None:
         super().__init_subclass__(**kwargs)

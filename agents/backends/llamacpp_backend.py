@@ -18,6 +18,7 @@ llama-cpp-python is imported when a model loads, so its options can be checked w
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -114,8 +115,15 @@ def state_identity(spec: ModelSpec) -> tuple:
     return kv_state.identity(str(spec.path), size, mtime, spec.context_window, spec.chat_template, spec.options)
 
 
+def response_format(schema: str | None) -> dict | None:
+    """llama-cpp-python's `response_format` for a JSON schema: it compiles the schema to a llama.cpp grammar
+    (GBNF), so every token sampled keeps the reply valid. None: free text. Pure."""
+    return {"type": "json_object", "schema": json.loads(schema)} if schema else None
+
+
 class LlamaCppChatModel(ChatModel):
     backend = "llamacpp"
+    supports_schema = True
 
     def __init__(self, spec: ModelSpec) -> None:
         import llama_cpp
@@ -151,7 +159,8 @@ class LlamaCppChatModel(ChatModel):
             produced = 0
             stream = llm.create_chat_completion(
                 messages=list(messages), max_tokens=params.max_tokens, temperature=params.temperature,
-                top_k=params.top_k, top_p=params.top_p, repeat_penalty=params.repeat_penalty, stream=True)
+                top_k=params.top_k, top_p=params.top_p, repeat_penalty=params.repeat_penalty, stream=True,
+                response_format=response_format(params.schema))
             finished = False
             try:
                 for chunk in stream:

@@ -96,8 +96,23 @@ class OpenAIOptions(BackendOptions):
         return [str(e).rstrip("/") for e in ((endpoints,) if isinstance(endpoints, str) else endpoints)]
 
 
+def structured(schema: str | None, flavor: str) -> dict:
+    """The request fields that constrain a reply to a JSON schema (pure): OpenAI's `response_format`
+    json_schema, which llama-cpp-python's server, vLLM and Ollama's /v1 accept; for Ollama also its own
+    `format` (the schema itself), which its native API reads."""
+    if not schema:
+        return {}
+    parsed = json.loads(schema)
+    body: dict = {"response_format": {"type": "json_schema",
+                                      "json_schema": {"name": "reply", "schema": parsed, "strict": True}}}
+    if flavor == "ollama":
+        body["format"] = parsed
+    return body
+
+
 class OpenAICompatibleModel(ChatModel):
     backend = "openai"
+    supports_schema = True
 
     def __init__(self, spec: ModelSpec) -> None:
         opts = OpenAIOptions.of(spec)
@@ -177,7 +192,8 @@ class OpenAICompatibleModel(ChatModel):
                      on_token: TokenCallback | None, deadline: float) -> Completion:
         produced = 0
         body = {"model": self.model, "messages": list(messages), "max_tokens": params.max_tokens,
-                "temperature": params.temperature, "top_p": params.top_p, "stream": True}
+                "temperature": params.temperature, "top_p": params.top_p, "stream": True,
+                **structured(params.schema, self.flavor)}
 
         def generate(callback) -> int:
             nonlocal produced

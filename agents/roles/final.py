@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from agents.roles import substance
 from agents.routing import language
 
 FACTS_HEADERS = {"en": "Known about the user", "es": "Datos conocidos del usuario"}  # = prompts/orchestrator.toml
@@ -44,3 +45,31 @@ def language_note(answer: str, lang: str) -> str | None:
         return None
     return (f"the models could not answer in {language.name(lang)}: the answer is in {language.name(found)}; "
             "a larger model in the profile, or asking again, may do better")
+
+
+RESTORED_OPTION = {"en": "Answer: {letter}", "es": "Respuesta: {letter}"}
+
+
+def keep_substance(draft: str, answer: str, *, draft_language: str | None, lang: str,
+                   choices=()) -> tuple[str, str]:
+    """(the answer, a trace note): the integrator's rewrite when it kept the draft's code blocks, chosen option
+    and numbers; else the draft itself when it is in the user's language, or (a draft in another language)
+    the rewrite with what it dropped put back: the code blocks verbatim and the option's letter."""
+    if answer == draft:
+        return answer, ""
+    missing = substance.lost(draft, answer, choices)
+    if not missing:
+        return answer, ""
+    what = ", ".join(missing)
+    if draft_language in (None, lang):
+        return draft, f"the rewrite dropped or changed {what}; the draft is the answer"
+    restored = answer.rstrip()
+    blocks = substance.code_blocks(draft)
+    kept = re.sub(r"\s+", " ", answer)
+    for block in blocks:
+        if re.sub(r"\s+", " ", block) not in kept:
+            restored += "\n\n```\n" + block + "\n```"
+    letter = substance.chosen_letter(draft, choices or substance.options_in(draft))
+    if letter and substance.chosen_letter(answer, choices or substance.options_in(draft)) != letter:
+        restored += "\n\n" + RESTORED_OPTION.get(lang, RESTORED_OPTION["en"]).format(letter=letter)
+    return restored, f"the rewrite dropped or changed {what}; put back from the draft (in {draft_language})"

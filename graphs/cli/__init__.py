@@ -7,7 +7,8 @@
   concilio memories [list]|delete KEY [--json]
   concilio feedback THREAD good|bad [--domain D] [--turn N] [--json]
   concilio chat [--thread ID] [--profile NAME|FILE.toml]   (/route D, /feedback good|bad [D], /thread, /quit)
-  concilio stats [--since 24h|7d|DATE] [--json]
+  concilio stats [--since 24h|7d|DATE] [--profile P] [--json]
+  concilio calibrate [--profile P] [--limit N] [--data FILE] [--json]
   concilio metrics [--port 9464] [--host 127.0.0.1]
   concilio serve [--host 127.0.0.1] [--port 8765] [--profile P] [--api-key KEY] [--keep-alive S]
   concilio ps [--json]
@@ -21,7 +22,7 @@ import os
 import sys
 
 from agents.errors import ConcilioError
-from graphs.cli import ask, cache, manage, serve, stats
+from graphs.cli import ask, cache, manage, serve, stats, steps
 from graphs.cli.text import LiveProgress, terminal_safe, trace_table  # noqa: F401 - the CLI's public helpers
 
 
@@ -102,6 +103,7 @@ def parser() -> argparse.ArgumentParser:
     c.set_defaults(func=ask.cmd_chat)
     stats.add_commands(sub)  # stats, metrics
     cache.add_commands(sub)  # cache stats|clear
+    steps.add_commands(sub)  # calibrate
     serve.add_commands(sub)  # serve, ps
     return p
 

@@ -14,11 +14,14 @@ def cmd_models(args: argparse.Namespace) -> int:
     from agents.models.profiles import describe, resolve
 
     profile = resolve(args.profile, fetch=False, require=False)  # a seed set with gaps is listed, not refused
+    from graphs.cli import steps
+
     rows = describe(profile)
     needs = model_needs(profile, rows)
     if args.json:
         print(json.dumps({"profile": profile.name, "note": profile.note,
-                          "roles": [asdict(r) | needs[r.role] for r in rows]}))
+                          "roles": [asdict(r) | needs[r.role] for r in rows],
+                          "step_policy": steps.policy_json(profile.name)}))
         return 0
     print(f"active profile: {profile.name}" + (f"  ({profile.note})" if profile.note else ""))
     lines = [["role", "model", "size", "state", "backend", "template", "context", "device", "need", "fits", "file"]]
@@ -28,6 +31,7 @@ def cmd_models(args: argparse.Namespace) -> int:
                       r.backend, r.chat_template, str(r.context_window), r.device,
                       "-" if need is None else size(int(need * 2**20)), needs[r.role]["fits"], r.path])
     print(table(lines))
+    print(steps.policy_text(profile.name))
     if profile.name == "embedded" and any(r.state == "missing" for r in rows):
         print("(the embedded model is fetched from PyPI on the first `concilio ask`)")
         return 0

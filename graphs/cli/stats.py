@@ -58,7 +58,14 @@ def cmd_stats(args: argparse.Namespace) -> int:
             print(f"error: {exc}\nledger: {health['count']} failed writes (last: {health['last_error']}), "
                   f"{health['spooled']} records waiting to be written" + _quarantined(health))
         return 1
-    print(json.dumps(report, ensure_ascii=False, default=str) if args.json else stats_text(report))
+    from agents.models.profiles import resolve
+    from graphs.cli import steps
+
+    profile = resolve(args.profile, fetch=False, require=False).name
+    if args.json:
+        print(json.dumps({**report, "step_policy": steps.policy_json(profile)}, ensure_ascii=False, default=str))
+    else:
+        print(stats_text(report) + "\n\n" + steps.policy_text(profile))
     return 0
 
 
@@ -80,6 +87,7 @@ def cmd_metrics(args: argparse.Namespace) -> int:
 def add_commands(sub) -> None:
     s = sub.add_parser("stats", help="effectiveness per model and domain, from the ledger")
     s.add_argument("--since", help="only runs since: 30m, 24h, 7d, or a date (2026-11-01)")
+    s.add_argument("--profile", help="whose step policy to show (default: the active profile)")
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=cmd_stats)
     m = sub.add_parser("metrics", help="serve Prometheus metrics (loopback by default)")

@@ -61,6 +61,8 @@ def replaced_note(streamed: str, answer: str, note: str = "") -> str | None:
         return "the model copied what concilio remembers about you into its answer; that part is taken out"
     if "kept the draft" in note:
         return f"the orchestrator's rewrite was not used ({note}); the answer is the reviewed draft"
+    if "the rewrite dropped or changed" in note:
+        return f"the orchestrator's rewrite lost part of the draft ({note})"
     return "the answer stored is not the text streamed above"
 
 
@@ -108,6 +110,7 @@ class LiveProgress:
             "generating": lambda: f"{e['node']}: {e['model']} is answering…",
             "verdict": lambda: "review: " + _verdict_words(e),
             "skipped": lambda: f"{e['node']} skipped: {e['reason']}",
+            "kept": lambda: f"{e['node']}: {e['reason']}",
             "router": lambda: e["message"],
             "language": lambda: "note: " + e["message"],
         }.get(kind)

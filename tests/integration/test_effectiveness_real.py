@@ -69,13 +69,16 @@ def test_runs_from_separate_processes_show_in_stats_and_on_the_metrics_port(stor
 
 @pytest.mark.skipif(not DEFAULT_DATA.exists(), reason=f"needs {DEFAULT_DATA} (the shared data beside the repo)")
 def test_the_answer_evaluation_compares_graph_single_model_and_oracle(tmp_path):
-    done = run("-m", "evals.answers", "--limit", "3", "--reviewer-cases", "2", "--json", "--out", str(tmp_path))
+    done = run("-m", "evals.answers", "--limit", "3", "--reviewer-cases", "2", "--json", "--out", str(tmp_path),
+               "--vote-n", "2")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
-    assert set(report["conditions"]) == {"graph", "oracle", "single:SmolLM2-135M-Instruct"}
+    assert set(report["conditions"]) == {"graph", "oracle", "routed", "single:SmolLM2-135M-Instruct",
+                                         "vote@2:SmolLM2-135M-Instruct"}
     for condition in report["conditions"].values():
         assert condition["n"] == 3 and set(condition["per_domain"]) == {"legal", "technical", "general"}
-        assert condition["seconds_per_question"] > 0
+        assert condition["seconds_per_question"] > 0 and len(condition["ci95"]) == 2
+    assert report["conditions"]["vote@2:SmolLM2-135M-Instruct"]["calls_per_question"] == 2
     assert report["conditions"]["oracle"]["routing_accuracy"] == 1.0
     assert report["training"]["left_out_overlap"] >= 3  # the router never routes a question it trained on
     assert report["reviewer"]["contradicts"]["n"] == 2 and report["reviewer"]["agrees"]["n"] == 2

@@ -78,8 +78,9 @@ def test_summary_arithmetic():
             _result("general", "en", True, seconds=4.0, swaps=0, routed="general")]
     s = summarize(rows)
     assert s["n"] == 3 and s["accuracy"] == 0.667 and s["unreadable"] == 1
-    assert s["per_domain"] == {"general": {"n": 1, "accuracy": 1.0}, "legal": {"n": 2, "accuracy": 0.5}}
-    assert s["per_language"]["es"] == {"n": 1, "accuracy": 0.0}
+    assert {d: (c["n"], c["accuracy"]) for d, c in s["per_domain"].items()} == {"general": (1, 1.0), "legal": (2, 0.5)}
+    assert s["per_language"]["es"] == {"n": 1, "accuracy": 0.0, "ci95": [0.0, 0.793], "seconds_per_question": 2.0}
+    assert s["per_domain"]["legal"]["ci95"] == [0.095, 0.905]  # Wilson: wide, as two questions deserve
     assert s["seconds_per_question"] == 2.667 and s["swaps_per_question"] == 0.667 and s["routing_accuracy"] == 0.667
     assert "routing_accuracy" not in summarize([_result("legal", "en", True)])
 
@@ -94,7 +95,7 @@ def test_the_report_has_its_tables_and_a_png_chart(tmp_path):
                            "contradicts": {"n": 2, "flagged": 0.5, "by_language": {"en": 1.0, "es": 0.0},
                                            "decided_by": {"model": 2}}}}
     text = markdown(report)
-    assert "| graph | 50% (n=2) | 100% | 0% | – | 100% | 0% |" in text
+    assert "| graph | 50% [10%–90%] (n=2) | 100% [21%–100%] | 0% [0%–79%] | – | 100% [21%–100%] | 0% [0%–79%] |" in text
     assert "Catch rate 50%, false-alarm rate 0%." in text
     paths = write_report(report, tmp_path / "out")
     assert paths["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

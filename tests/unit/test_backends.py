@@ -101,3 +101,25 @@ def test_gpt4all_load_noise_is_filtered_but_other_stderr_output_survives(capfd):
         os.write(2, "concilio: loading a model…\n".encode())  # another thread's progress line, say
     err = capfd.readouterr().err
     assert "libllamamodel" not in err and "concilio: loading a model" in err
+
+
+def test_backends_say_whether_they_constrain_decoding_to_a_schema():
+    import json
+
+    from agents.backends import constrains
+    from agents.backends.fake import FakeChatModel
+    from agents.backends.gpt4all_backend import Gpt4AllChatModel
+    from agents.backends.llamacpp_backend import LlamaCppChatModel, response_format
+    from agents.backends.openai_backend import OpenAICompatibleModel, structured
+
+    for name, cls in (("llamacpp", LlamaCppChatModel), ("openai", OpenAICompatibleModel),
+                      ("gpt4all", Gpt4AllChatModel), ("fake", FakeChatModel)):
+        assert constrains(name) is cls.supports_schema  # the registry knows without loading a model
+    assert not constrains("no-such-backend")
+    schema = json.dumps({"type": "object", "properties": {"a": {"enum": ["x"]}}})
+    assert response_format(schema) == {"type": "json_object", "schema": json.loads(schema)}
+    assert response_format(None) is None
+    assert structured(schema, "openai") == {"response_format": {"type": "json_schema", "json_schema": {
+        "name": "reply", "schema": json.loads(schema), "strict": True}}}
+    assert structured(schema, "ollama")["format"] == json.loads(schema)  # Ollama's own field too
+    assert structured(None, "ollama") == {}

@@ -54,8 +54,8 @@ def test_a_model_copying_the_facts_line_does_not_put_it_in_the_answer(tmp_path):
 
 def test_an_answer_in_the_wrong_language_is_reported_not_passed_off(tmp_path):
     events = []
-    # the review flags the Spanish draft twice; the rewrite comes out in Spanish too (the run)
-    FakeChatModel.enqueue("La capital de Francia es París.", "OK", "La capital de Francia es París, claro.", "OK",
+    # the checks flag the Spanish draft twice (no reviewer model call then); the rewrite comes out in Spanish too
+    FakeChatModel.enqueue("La capital de Francia es París.", "La capital de Francia es París, claro.",
                           "La capital de Francia es París.")
     result = ask("What is the capital of France?", profile=team(), db=tmp_path / "t.sqlite", on_event=events.append)
     note = "the models could not answer in English: the answer is in Spanish"

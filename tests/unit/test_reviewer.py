@@ -55,3 +55,45 @@ def test_older_turns_reach_the_reviewer_as_summary_lines():
     assert fitted.summarized_turns > 0 and fitted.verbatim_turns > 0 and fitted.dropped_turns == 0
     assert "(summary) Fact number 0: my budget is 000 euros." in body
     assert "user: Fact number 11" in body
+
+
+@pytest.mark.parametrize("text, variant, constrained, expected", [
+    ('{"verdict": "ok", "issue": ""}', "verdict", True, ("ok", [])),
+    ('{"verdict": "revise", "issue": "names B, earlier C"}', "verdict", True, ("revise", ["names B, earlier C"])),
+    ('{"verdict": "revise", "issue": "cut by the tok', "verdict", True, ("revise", ["unspecified"])),  # truncated
+    ('{"answer": "no"}', "claim", True, ("revise", [""])),
+    ('{"answer": "n', "claim", True, ("revise", [""])),  # cut by the token limit: the enum's letter decides
+    ('{"answer": "', "claim", True, None),
+    ('{"answer": "yes"}', "claim", True, ("ok", [])),
+    ("OK", "verdict", False, ("ok", [])),
+    ("REVISE: the draft names B, the thread said C", "verdict", False, ("revise", ["the draft names B, the thread "
+                                                                                    "said C"])),
+    ("ok, looks fine", "verdict", False, None),  # not the fixed form: unparsed, never guessed
+    ("I think REVISE: x", "verdict", False, None),
+    ("Sí, coincide.", "claim", False, ("ok", [])),
+    ("no", "claim", False, ("revise", [""])),
+    ("Maybe", "claim", False, None),
+])
+def test_strict_verdicts_parse_only_the_form_asked_for(text, variant, constrained, expected):
+    from agents.roles.reviewer import parse_strict
+
+    found = parse_strict(text, variant, constrained)
+    assert (None if found is None else (found["verdict"], found["issues"])) == expected
+
+
+def test_checks_flag_a_draft_that_contradicts_the_option_given_earlier_without_a_model():
+    history = [{"role": "user", "content": "Capital of Spain?\n\nA) Paris\nB) London\nC) Madrid\nD) Berlin"},
+               {"role": "assistant", "content": "The answer is C) Madrid."}]
+    assert "option D" in checks("It was D) Berlin.", "stop", "en", history, "Which option was it again?")[0]
+    assert checks("It was C) Madrid.", "stop", "en", history, "Which option was it again?") == []
+
+
+def test_schemas_are_valid_json_schemas_with_the_verdict_first():
+    import json
+
+    from agents.roles.reviewer import CLAIM_SCHEMA, VERDICT_SCHEMA
+
+    verdict = json.loads(VERDICT_SCHEMA)
+    assert list(verdict["properties"]) == ["verdict", "issue"] and verdict["properties"]["verdict"]["enum"] == [
+        "ok", "revise"]
+    assert json.loads(CLAIM_SCHEMA)["properties"]["answer"]["enum"] == ["yes", "no"]
