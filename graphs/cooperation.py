@@ -180,7 +180,7 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
                   language=result.language, node=node)
     route = {"domain": result.domain, "confidence": round(result.confidence, 3), "by": result.by, "node": node}
     route.update({k: v for k, v in (("thread", result.thread), ("swap", result.swap)) if v})
-    cached = _look_up(runtime, team, question, result.language, route, state)
+    cached = _look_up(runtime, team, question, result.language, route, state, plan.as_dict())
     if cached is not None:
         result.trace["note"] = join_notes(result.trace["note"], cached.pop("note"))
     if not (cached or {}).get("hit"):
@@ -205,14 +205,14 @@ def analyze(state: State, runtime: Runtime[Context]) -> dict:
     }
 
 
-def _look_up(runtime: Runtime[Context] | None, team, question: str, lang: str, route: dict, state: State
-             ) -> dict | None:
+def _look_up(runtime: Runtime[Context] | None, team, question: str, lang: str, route: dict, state: State,
+             plan: dict) -> dict | None:
     """The response cache's entry for this turn (memory/cache/), before any model loads; None without a cache."""
     cache = runtime.context.cache if runtime is not None and runtime.context else None
     if cache is None:
         return None
     key = responses.key_for(team.profile, question, language=lang, route=route, history=_history(state),
-                            summaries=state.get("summaries", []),
+                            summaries=state.get("summaries", []), steps=plan,
                             facts=orchestrator.known_facts(_memories(runtime), lang))
     hit, note = responses.look_up(cache, key)
     info = {"key": key.value, "scope": key.scope, "question": key.question, "first": key.first_turn,

@@ -41,10 +41,11 @@ def cache_path(folder: Path) -> Path:
 
 
 def key_for(profile: Profile, question: str, *, language: str, route: Mapping, history: Sequence[Mapping],
-            summaries: Sequence[str], facts: str) -> TurnKey:
-    """The turn's key, with the profile's model files looked at now (a replaced file is a new key)."""
+            summaries: Sequence[str], facts: str, steps: Mapping | None = None) -> TurnKey:
+    """The turn's key, with the profile's model files looked at now (a replaced file is a new key). `steps`: the
+    step policy's plan for the turn (agents/roles/steps.py): skipping review or integration is another answer."""
     stats = {r.role: file_stat(r.model) for r in profile.roles}
-    generation = {"defaults": repr(GenParams())}
+    generation = {"defaults": repr(GenParams()), "steps": dict(steps or {})}
     return turn_key(question, language=language, domain=route.get("domain", ""), node=route.get("node", ""),
                     team=team_identity(profile, stats), history=history, summaries=summaries, facts=facts,
                     prompts_digest=prompts_version(), generation=generation)

@@ -9,6 +9,7 @@ digest of everything the nodes read:
     team          every role's model identity (backend, file path, size, modification time; a server's URL and
                   model name), chat template, context window, options, custom prompt and max_tokens
     prompts       a digest of the roles' prompt files and concilio's version (a new prompt is a new answer)
+    steps         the step policy's plan (review, revision, integration on or off) and generation defaults
     conversation  the earlier messages and summary lines the nodes see, and the remembered facts about the
                   user that reach the prompts: a follow-up in another thread doesn't hit, a first turn does
 

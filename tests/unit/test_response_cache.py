@@ -56,7 +56,9 @@ def test_the_same_turn_gets_the_same_key_and_the_question_is_normalised(model_fi
     {"history": [{"role": "user", "content": "I live in Spain."}, {"role": "assistant", "content": "Noted."}]},
     {"summaries": ["I live in Spain. → Noted."]},
     {"facts": "The user's name is Ana."},
-], ids=["language", "route", "answering node", "another thread's history", "summaries", "remembered facts"])
+    {"steps": {"review": "off", "revise": False, "integrate": False}},
+], ids=["language", "route", "answering node", "another thread's history", "summaries", "remembered facts",
+        "step policy"])
 def test_what_changes_the_answer_changes_the_key(model_file, change):
     p = profile_with(model_file)
     assert key(p, **change).value != key(p).value
