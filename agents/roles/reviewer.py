@@ -192,7 +192,8 @@ def review(team: Team, lang: str, question: str, draft: str, finish: str,
         verdict: Verdict = ({"verdict": "revise", "issues": found, "by": "checks"} if found
                             else {"verdict": "ok", "issues": [], "by": "checks"})
         why = "" if use_model else "model review skipped by the step policy; "
-        row = trace_row("review", note=f"{why}{in_words(verdict['verdict'], verdict['by'], verdict['issues'])}")
+        row = trace_row("review", note=f"{why}{in_words(verdict['verdict'], verdict['by'], verdict['issues'])}; "
+                                       f"saw {earlier} earlier turn(s)")  # the checks read the thread too
         return verdict, row, ""
     verdict, _, row, body, fitted = model_verdict(team, lang, question, draft, history, summaries, variant=variant)
     row["note"] = (f"{in_words(verdict['verdict'], verdict['by'], verdict['issues'])}; {row['note']}; "
