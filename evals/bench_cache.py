@@ -127,13 +127,10 @@ def pairs(threshold: float | None) -> dict:
 
 
 def _embedder():
-    try:
-        from agents.routing import semantic  # noqa: F401 - the router's embedder: present with its extra
-    except ImportError:
-        return None
+    from agents.routing import semantic
     from memory.cache import embed
 
-    return embed
+    return embed if semantic.available() else None
 
 
 def _llamacpp_config(folder: Path, model: Path | None, window: int) -> Path:

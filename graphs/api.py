@@ -28,7 +28,7 @@ from agents.user_text import check_question_fits, validate_thread_id, validate_u
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
-from memory.checkpoints import checkpointer
+from memory.checkpoints import checkpointer, database
 from memory.store import open_store
 from memory.threads import thread_key
 from memory.turns import turn_checkpointer
@@ -135,8 +135,6 @@ def open_cache(db: str | Path | None = None):
 
     s = settings()
     embed = responses.embed if s.cache_near > 0 else None
-    from memory.checkpoints import database
-
     where = database(db)  # beside the threads' SQLite file; with a URL (PostgreSQL, file:) in the data folder
     folder = where.parent if isinstance(where, Path) else data_dir()
     return responses.opened(responses.cache_path(folder), s.cache_ttl, near_threshold=s.cache_near, embed=embed)

@@ -88,8 +88,7 @@ def _reporting(node):
     return wrapper
 
 
-def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, error: str | None = None,
-                cache: str | None = None) -> None:
+def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, error: str | None = None) -> None:
     """Queue this run for the effectiveness ledger (memory/ledger.py); never blocks, never raises."""
     started = state.get("started_at") or time.time()
     ledger.record_safely(
@@ -99,7 +98,7 @@ def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, 
         started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None),
         seconds=time.time() - started, verdict=(state.get("review") or {}).get("verdict"),
         revisions=state.get("revisions", 0), error=error,
-        cache=cache or (state.get("cache") or {}).get("outcome"))
+        cache=(state.get("cache") or {}).get("outcome"))
 
 
 def _learning(runtime: Runtime[Context] | None) -> bool:

@@ -22,6 +22,7 @@ from prometheus_client.exposition import ThreadingWSGIServer
 
 from memory import ledger as ledger_mod
 from memory.ledger import Ledger, LedgerError
+from memory.stats import cache_counts
 
 BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0)
 
@@ -69,8 +70,7 @@ class LedgerCollector:
                           *[sa.func.sum(sa.case((nodes.c.seconds <= b, 1), else_=0)) for b in BUCKETS])
                 .where(used).group_by(nodes.c.node, nodes.c.model)).all()
             ratings = conn.execute(sa.select(fb.c.verdict, sa.func.count()).group_by(fb.c.verdict)).all()
-            lookups = conn.execute(sa.select(runs.c.cache, sa.func.count()).where(runs.c.cache.is_not(None))
-                                   .group_by(runs.c.cache)).all()
+            lookups = cache_counts(conn).items()
         yield _counter("concilio_runs", "Runs of the cooperation graph, by routed domain and outcome",
                        [((str(d), str(o)), n) for d, o, n in by_outcome], ("domain", "outcome"))
         yield _counter("concilio_routing_decisions", "Routing decisions by domain and path (classifier, llm, ...)",

@@ -173,10 +173,15 @@ def cache_outcomes(ledger: Ledger | None = None) -> dict[str, int]:
     """How often the response cache hit (exact, near) and missed, over the whole ledger."""
     ledger = ledger or ledger_mod.default()
     ledger.flush(timeout=10)
-    runs = ledger_mod.runs
     with ledger.connect() as conn:
-        rows = conn.execute(sa.select(runs.c.cache, sa.func.count()).where(runs.c.cache.is_not(None))
-                            .group_by(runs.c.cache)).all()
+        return cache_counts(conn)
+
+
+def cache_counts(conn: sa.Connection) -> dict[str, int]:
+    """outcome -> runs, for the runs the response cache saw (the CLI's report and the Prometheus counter)."""
+    runs = ledger_mod.runs
+    rows = conn.execute(sa.select(runs.c.cache, sa.func.count()).where(runs.c.cache.is_not(None))
+                        .group_by(runs.c.cache)).all()
     return {str(outcome): int(n) for outcome, n in rows}
 
 

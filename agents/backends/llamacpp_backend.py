@@ -107,11 +107,7 @@ def gpu_layers(device: str | None, offload_supported: bool) -> tuple[int, str]:
 
 def state_identity(spec: ModelSpec) -> tuple:
     """What a kept prompt state is valid for: this file as it is now, this window, template and options."""
-    try:
-        info = spec.path.stat()
-        size, mtime = info.st_size, info.st_mtime_ns
-    except OSError:
-        size = mtime = None
+    size, mtime = spec.file_stat() or (None, None)
     return kv_state.identity(str(spec.path), size, mtime, spec.context_window, spec.chat_template, spec.options)
 
 

@@ -43,6 +43,14 @@ class ModelSpec:
         """Roles whose specs share a key share one loaded model in the slot."""
         return (self.backend, str(self.path), self.device, self.context_window, self.options)
 
+    def file_stat(self) -> tuple[int, int] | None:
+        """(size, mtime_ns) of the file as it is now; None for a server or a missing file. A replaced file differs."""
+        try:
+            info = self.path.stat()
+        except OSError:
+            return None
+        return info.st_size, info.st_mtime_ns
+
     def size_bytes(self) -> int | None:
         try:
             return self.path.stat().st_size

@@ -17,12 +17,14 @@ what must not be kept, and answers in one step. It keeps LangGraph's `SqliteCach
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from agents.backends.base import GenParams
 from agents.models.profiles import Profile
-from memory.cache.key import TurnKey, file_stat, prompts_version, team_identity, turn_key
+from memory.cache import near
+from memory.cache.key import TurnKey, prompts_version, team_identity, turn_key
 from memory.cache.store import Hit, ResponseCache, opened
 
 __all__ = ["Hit", "ResponseCache", "TurnKey", "cache_path", "cacheable", "key_for", "opened"]
@@ -44,7 +46,7 @@ def key_for(profile: Profile, question: str, *, language: str, route: Mapping, h
             summaries: Sequence[str], facts: str, steps: Mapping | None = None) -> TurnKey:
     """The turn's key, with the profile's model files looked at now (a replaced file is a new key). `steps`: the
     step policy's plan for the turn (agents/roles/steps.py): skipping review or integration is another answer."""
-    stats = {r.role: file_stat(r.model) for r in profile.roles}
+    stats = {r.role: r.model.file_stat() for r in profile.roles}
     generation = {"defaults": repr(GenParams()), "steps": dict(steps or {})}
     return turn_key(question, language=language, domain=route.get("domain", ""), node=route.get("node", ""),
                     team=team_identity(profile, stats), history=history, summaries=summaries, facts=facts,
@@ -72,10 +74,6 @@ def cacheable(*, verdict: str | None, finish: str | None, revisions: int, langua
 def look_up(cache: ResponseCache, key: TurnKey) -> tuple[Hit | None, str]:
     """(hit, trace note). Exact first; then, for a first turn, the nearest stored first turn of the same scope
     when near-duplicate hits are on (memory/cache/near.py). A cache that fails is a miss that says why."""
-    import sqlite3
-
-    from memory.cache import near
-
     try:
         hit = cache.exact(key)
         if hit is not None:
@@ -106,8 +104,6 @@ def look_up(cache: ResponseCache, key: TurnKey) -> tuple[Hit | None, str]:
 
 def keep(cache: ResponseCache, info: Mapping, value: dict) -> str:
     """Store a finished answer under the key `analyze` computed; returns the trace note."""
-    import sqlite3
-
     key = TurnKey(info["key"], info["question"], info["scope"], info["first"])
     try:
         vector = None

@@ -51,16 +51,8 @@ def model_identity(spec: ModelSpec, stat: tuple[int, int] | None) -> dict:
             "options": [[k, str(v)] for k, v in spec.options]}
 
 
-def file_stat(spec: ModelSpec) -> tuple[int, int] | None:
-    try:
-        info = spec.path.stat()
-    except OSError:
-        return None
-    return info.st_size, info.st_mtime_ns
-
-
 def team_identity(profile: Profile, stats: Mapping[str, tuple[int, int] | None]) -> dict:
-    """Every role's model and settings. `stats`: role -> file_stat of its model (read by the caller)."""
+    """Every role's model and settings. `stats`: role -> ModelSpec.file_stat() of its model (read by the caller)."""
     return {r.role: {"model": model_identity(r.model, stats.get(r.role)), "prompt": r.prompt,
                      "max_tokens": r.max_tokens} for r in profile.roles}
 
