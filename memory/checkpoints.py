@@ -177,18 +177,22 @@ def _transaction(conn: sqlite3.Connection) -> Iterator[None]:
 
 def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
     """Apply the steps this database lacks, in order, each with its user_version in one transaction; convert
-    the steps a file from before user_version recorded; refuse a file written by a newer concilio."""
-    run, exists = _legacy(conn)
-    legacy = legacy_steps.verdict(legacy_steps.read(run, exists), legacy_steps.THREADS)
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    if legacy.unknown or version > len(MIGRATIONS):
-        found = ", ".join(legacy.unknown) if legacy.unknown else f"user_version {version}"
-        raise DatabaseError(db, f"was written by a newer concilio (migrations {found})",
-                            "upgrade concilio, or " + FIX)
-    version = max(version, len(legacy.applied))
+    the steps a file from before user_version recorded; refuse a file written by a newer concilio.
+
+    The legacy table is read, and later emptied, inside write transactions: a ledger sharing the file (its
+    writer thread, another process) may drop the table at any moment between two statements otherwise."""
     done = []
     mode, conn.isolation_level = conn.isolation_level, None  # explicit transactions: a step and its version
     try:
+        with _transaction(conn):  # one consistent view of the legacy rows and user_version
+            run, exists = _legacy(conn)
+            legacy = legacy_steps.verdict(legacy_steps.read(run, exists), legacy_steps.THREADS)
+            version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if legacy.unknown or version > len(MIGRATIONS):
+            found = ", ".join(legacy.unknown) if legacy.unknown else f"user_version {version}"
+            raise DatabaseError(db, f"was written by a newer concilio (migrations {found})",
+                                "upgrade concilio, or " + FIX)
+        version = max(version, len(legacy.applied))
         for number, (name, step) in enumerate(MIGRATIONS[version:], start=version + 1):
             with _transaction(conn):  # holds the write lock: another process opening the file waits here
                 if conn.execute("PRAGMA user_version").fetchone()[0] >= number:
@@ -199,7 +203,8 @@ def migrate(conn: sqlite3.Connection, db: object = "") -> list[str]:
         if exists:
             with _transaction(conn):
                 conn.execute(f"PRAGMA user_version = {max(version, len(MIGRATIONS))}")
-                legacy_steps.forget(run, exists, legacy_steps.THREADS)
+                run, still = _legacy(conn)  # the ledger may have dropped it since
+                legacy_steps.forget(run, still, legacy_steps.THREADS)
     finally:
         conn.isolation_level = mode
     return done

@@ -117,6 +117,26 @@ def test_a_threads_file_from_the_old_mechanism_is_converted_and_keeps_its_turns(
     assert "concilio_migrations" not in _tables(db)
 
 
+def test_the_legacy_table_dropped_by_the_ledger_meanwhile_does_not_break_opening(tmp_path, monkeypatch):
+    """The ledger's writer thread shares the file and drops the legacy table once its rows are gone; the
+    threads side read it a moment before. Seen in CI as 'no such table: concilio_migrations' on a turn."""
+    db = tmp_path / "threads.sqlite"
+    _old_ledger(db)
+    read = legacy_steps.read
+
+    def read_then_ledger_drops(run, exists):
+        rows = read(run, exists)
+        run(f"DROP TABLE {legacy_steps.TABLE}")  # what the ledger's migration does next, on its connection
+        return rows
+
+    monkeypatch.setattr(legacy_steps, "read", read_then_ledger_drops)
+    with sqlite_checkpointer(db):
+        pass
+    with sqlite3.connect(db) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert "concilio_migrations" not in _tables(db)
+
+
 def test_an_old_threads_file_with_a_step_nobody_knows_is_refused(tmp_path):
     db = tmp_path / "t.sqlite"
     with sqlite3.connect(db) as conn:
