@@ -186,7 +186,7 @@ def feedback(thread_id: str, verdict: str, *, domain: str | None = None, turn: i
         target = chosen[0]
         routed = target.route.get("domain", "general")
         memories.record_feedback(store, thread_id, target.turn, verdict, domain or routed, user=user)
-    ledger.record_safely(ledger.feedback_record, thread_id, target.turn, verdict, domain or routed)
+    ledger.record_safely(ledger.feedback_record, thread_id, target.turn, verdict, domain or routed, user)
     if verdict == "good":
         router_store.learn(target.question, domain or routed, "good", note=f"{thread_id}:{target.turn}")
         learned = f"route {domain or routed} confirmed"

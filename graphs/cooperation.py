@@ -92,7 +92,7 @@ def _record_run(state: State, runtime: Runtime[Context] | None, trace: list, *, 
     """Queue this run for the effectiveness ledger (memory/ledger.py); never blocks, never raises."""
     started = state.get("started_at") or time.time()
     ledger.record_safely(
-        ledger.run_record, thread_id=_thread(),
+        ledger.run_record, thread_id=_thread(), user=_user(runtime),
         turn=state.get("turn"), question=state.get("question", ""), language=state.get("language"),
         route=state.get("route"), trace=trace, profile=_team(runtime).profile.name if error is None else "",
         started_at=dt.datetime.fromtimestamp(started, dt.timezone.utc).replace(tzinfo=None),

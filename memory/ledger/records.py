@@ -39,7 +39,7 @@ def encodable(value: Any) -> Any:
 def run_record(*, thread_id: str, turn: int | None, question: str, language: str | None, route: dict | None,
                trace: list[dict], started_at: dt.datetime, seconds: float, profile: str = "",
                verdict: str | None = None, revisions: int = 0, error: str | None = None,
-               cache: str | None = None) -> dict:
+               cache: str | None = None, user: str | None = None) -> dict:
     """A run and its node executions and reviews, as one JSON-able record. Pure."""
     route = route or {}
     domain = route.get("domain")
@@ -59,7 +59,8 @@ def run_record(*, thread_id: str, turn: int | None, question: str, language: str
                           "verdict": row["verdict"], "verdict_by": row.get("verdict_by"),
                           "issues": json.dumps(row.get("issues") or [], ensure_ascii=False)})
     run = {
-        "id": uuid.uuid4().hex, "thread_id": thread_id, "turn": turn, "started_at": started_at.isoformat(),
+        "id": uuid.uuid4().hex, "thread_id": thread_id, "user_id": user, "turn": turn,
+        "started_at": started_at.isoformat(),
         "profile": profile, "question": question, "language": language, "domain": domain,
         "confidence": route.get("confidence"), "routed_by": route.get("by"), "node": route.get("node"),
         "verdict": verdict, "revisions": revisions, "swaps": sum(n["swapped"] for n in nodes),
@@ -68,11 +69,11 @@ def run_record(*, thread_id: str, turn: int | None, question: str, language: str
     return encodable({"kind": "run", "id": run["id"], "run": run, "nodes": nodes, "reviews": found})
 
 
-def feedback_record(thread_id: str, turn: int, verdict: str, domain: str | None) -> dict:
+def feedback_record(thread_id: str, turn: int, verdict: str, domain: str | None, user: str | None = None) -> dict:
     key = uuid.uuid4().hex
     return encodable({"kind": "feedback", "id": key,
-                      "feedback": {"thread_id": thread_id, "turn": turn, "verdict": verdict, "domain": domain,
-                                   "at": now().isoformat()}})
+                      "feedback": {"thread_id": thread_id, "user_id": user, "turn": turn, "verdict": verdict,
+                                   "domain": domain, "at": now().isoformat()}})
 
 
 def _when(value: Any) -> dt.datetime:

@@ -29,7 +29,8 @@ metadata = sa.MetaData()
 runs = sa.Table(
     "runs", metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("thread_id", sa.String(128), index=True),
+    sa.Column("thread_id", sa.String(200), index=True),  # agents.user_text.THREAD_ID_MAX (0003)
+    sa.Column("user_id", sa.String(128), index=True),  # USER_ID_MAX; NULL: the one local user (0003)
     sa.Column("turn", sa.Integer),
     sa.Column("started_at", sa.DateTime, index=True),  # UTC
     sa.Column("profile", sa.String(128)),
@@ -78,7 +79,8 @@ reviews = sa.Table(
 feedback = sa.Table(
     "feedback", metadata,
     sa.Column("id", sa.String(32), primary_key=True),
-    sa.Column("thread_id", sa.String(128), index=True),
+    sa.Column("thread_id", sa.String(200), index=True),
+    sa.Column("user_id", sa.String(128), index=True),
     sa.Column("turn", sa.Integer),
     sa.Column("at", sa.DateTime),  # UTC
     sa.Column("verdict", sa.String(8)),

@@ -37,10 +37,10 @@ def _versions(conn) -> list[str]:
 
 def test_schema_steps_are_applied_once_in_order_and_recorded(tmp_path):
     engine = ledger.make_engine(f"sqlite:///{tmp_path / 'l.sqlite'}")
-    assert ledger.migrate(engine) == ["0001", "0002"]
+    assert ledger.migrate(engine) == ["0001", "0002", "0003"]
     assert ledger.migrate(engine) == []
     with engine.connect() as conn:
-        assert _versions(conn) == ["0002"]  # Alembic keeps the head
+        assert _versions(conn) == ["0003"]  # Alembic keeps the head
         assert {"runs", "node_runs", "reviews", "feedback"} <= set(sa.inspect(conn).get_table_names())
 
 
@@ -49,7 +49,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0099"
-down_revision = "0002"
+down_revision = "0003"
 
 
 def upgrade():

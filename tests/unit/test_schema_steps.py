@@ -69,7 +69,7 @@ def test_migrating_says_nothing_on_a_healthy_database(tmp_path):
             "print(ledger.migrate(ledger.make_engine(sys.argv[1])))")  # as the CLI logs: INFO to stderr
     done = subprocess.run([sys.executable, "-c", code, f"sqlite:///{tmp_path / 'l.sqlite'}"], capture_output=True,
                           text=True, timeout=120, cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)})
-    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "['0001', '0002']", "")
+    assert (done.returncode, done.stdout.strip(), done.stderr) == (0, "['0001', '0002', '0003']", "")
 
 
 def _old_ledger(path, steps=("0001_tables",)) -> str:
@@ -79,6 +79,9 @@ def _old_ledger(path, steps=("0001_tables",)) -> str:
     ledger.metadata.create_all(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("ALTER TABLE runs DROP COLUMN cache")  # added by 0002, after the old mechanism
+        for table in ("runs", "feedback"):  # added by 0003
+            conn.exec_driver_sql(f"DROP INDEX ix_{table}_user_id")
+            conn.exec_driver_sql(f"ALTER TABLE {table} DROP COLUMN user_id")
         conn.exec_driver_sql("CREATE TABLE concilio_migrations (name VARCHAR(64) PRIMARY KEY, applied_at DATETIME)")
         for step in steps:
             conn.exec_driver_sql("INSERT INTO concilio_migrations VALUES (?, ?)", (step, dt.datetime(2026, 11, 1)))
@@ -89,10 +92,10 @@ def _old_ledger(path, steps=("0001_tables",)) -> str:
 
 def test_a_ledger_made_by_the_old_mechanism_is_stamped_not_recreated(tmp_path):
     url = _old_ledger(tmp_path / "l.sqlite")
-    assert ledger.migrate(ledger.make_engine(url)) == ["0002"]  # stamped at 0001: only the later steps run
+    assert ledger.migrate(ledger.make_engine(url)) == ["0002", "0003"]  # stamped at 0001: only the later steps run
     with sa.create_engine(url).connect() as conn:
         assert conn.exec_driver_sql(f"SELECT version_num FROM {ledger.schema.VERSION_TABLE}").scalars().all() == [
-            "0002"]
+            "0003"]
         assert conn.exec_driver_sql("SELECT id FROM runs").scalars().all() == ["old"]  # its rows kept
     assert "concilio_migrations" not in _tables(tmp_path / "l.sqlite")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from agents.backends.fake import FakeChatModel
 from agents.errors import ThreadIdError
@@ -16,8 +17,8 @@ from agents.user_text import validate_user_id
 from graphs.api import ask, feedback
 from graphs.cli import main
 from graphs.cooperation import build_graph
+from memory import ledger, threads
 from memory import store as memories
-from memory import threads
 from memory.checkpoints import checkpointer
 from tests.conftest import fake_profile
 
@@ -85,3 +86,20 @@ def test_two_users_never_see_each_others_memories_or_threads(storage, capsys):
     assert [t["thread_id"] for t in json.loads(capsys.readouterr().out)] == ["code", "t"]
     assert main(["memories", "delete", "stack", "--user", ANA]) == 1  # not Ana's: she can't delete Bob's
     assert main(["memories", "delete", "stack", "--user", BOB]) == 0
+
+
+def test_the_ledger_says_whose_run_and_feedback_it_was_even_with_the_longest_thread_id(storage):
+    """PostgreSQL enforces the column's length: a 200-character thread id (the most concilio accepts) once
+    failed there and its run was quarantined instead of counted."""
+    team, thread = Team(fake_profile(), GpuSlot()), "t" * 200
+    _turn(team, "¿Qué necesita un contrato de arrendamiento?", ANA, thread=thread)
+    _turn(team, "What does a lease need?", None, thread="local")
+    feedback(thread, "good", user=ANA)
+    book = ledger.default()
+    assert book.flush()
+    with book.connect() as conn:
+        runs = conn.execute(sa.select(ledger.runs.c.thread_id, ledger.runs.c.user_id)).all()
+        given = conn.execute(sa.select(ledger.feedback.c.thread_id, ledger.feedback.c.user_id)).all()
+    assert sorted(runs, key=str) == sorted([(thread, ANA), ("local", None)], key=str)
+    assert given == [(thread, ANA)]
+    assert ledger.failures()["quarantined"] == 0
