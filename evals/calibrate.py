@@ -13,6 +13,9 @@ the graph; then, on that same draft:
 Each outcome is scored, so the cell for (domain, language) gets: correct drafts, correct integrated answers,
 how many drafts each kind of review flagged and the net right answers its revisions gained, and seconds per
 step. The router is not involved (the true domain is used) and nothing is learned or stored but the policy.
+
+The ledger's ratings of the profile's answers (`concilio feedback`) are read too and stored beside the
+measurement (agents/roles/steps.py `feedback_counts`); `--from-ledger` refreshes only them, with no model run.
 """
 
 from __future__ import annotations
@@ -119,6 +122,40 @@ def evidence(outcomes: list[dict]) -> dict:
     return dict(sorted(cells.items()))
 
 
+def ledger_feedback(profile: str) -> dict:
+    """{"read_at", "ratings", "cells"} from the configured ledger's feedback on `profile`'s runs; {"error": ...}
+    when the ledger is off or can't be read (the calibration stands alone then)."""
+    from agents.roles import steps
+    from memory import ledger
+    from memory.stats import read_rows
+
+    if ledger.default_url() == "off":
+        return {"error": "the ledger is off (CONCILIO_LEDGER_URL=off)"}
+    try:
+        book = ledger.default()
+        book.flush(timeout=10)
+        runs, nodes, reviews, feedback = read_rows(book)
+    except Exception as exc:  # noqa: BLE001 - a ledger problem must not lose a calibration
+        return {"error": f"the ledger could not be read ({exc})"}
+    cells = steps.feedback_counts(runs, nodes, reviews, feedback, profile)
+    return {"read_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+            "ratings": len(feedback), "cells": cells}
+
+
+def from_ledger(profile=None, *, save: bool = True) -> dict:
+    """Refresh only the ledger's feedback in the stored evidence (no model runs); returns it with the plans."""
+    from agents.roles import steps
+    from agents.roles.team import team_for
+    from memory import step_policy
+
+    name = team_for(profile).profile.name
+    result = dict(step_policy.read_all()["profiles"].get(name) or {"questions": 0, "cells": {}})
+    result["feedback"] = ledger_feedback(name)
+    if save:
+        result["file"] = str(step_policy.save(name, {k: v for k, v in result.items() if k != "file"}))
+    return {**result, "plans": steps.describe(result), "profile": name}
+
+
 def calibrate(profile=None, *, limit: int = 36, rows: list[dict] | None = None, save: bool = True,
               deadline_s: float | None = None) -> dict:
     """Measure and (save) store the evidence for the profile; returns it with the plans it implies."""
@@ -143,7 +180,7 @@ def calibrate(profile=None, *, limit: int = 36, rows: list[dict] | None = None, 
         outcomes.append(measure(team, item))
         if save:  # stored as it grows: a run stopped part-way still leaves what it measured
             step_policy.save(team.profile.name, result_so_far())
-    result = result_so_far()
+    result = {**result_so_far(), "feedback": ledger_feedback(team.profile.name)}
     if save:
         result["file"] = str(step_policy.save(team.profile.name, result))
     result["plans"] = steps.describe(result)
@@ -155,13 +192,19 @@ def run(args: argparse.Namespace) -> int:
     if args.limit < 1:
         print("--limit must be at least 1", file=sys.stderr)
         return 2
-    rows = read_jsonl(args.data) if args.data else None
-    result = calibrate(args.profile, limit=args.limit, rows=rows, deadline_s=args.max_seconds)
+    if args.from_ledger:
+        result = from_ledger(args.profile)
+    else:
+        rows = read_jsonl(args.data) if args.data else None
+        result = calibrate(args.profile, limit=args.limit, rows=rows, deadline_s=args.max_seconds)
     if args.json:
         print(json.dumps(result, ensure_ascii=False))
         return 0
-    print(f"calibrated profile {result['profile']} on {result['questions']} question(s) in {result['seconds']} s; "
-          f"stored in {result['file']}")
+    fb = result.get("feedback") or {}
+    print(f"calibrated profile {result['profile']} on {result.get('questions', 0)} question(s)"
+          + (f" in {result['seconds']} s" if "seconds" in result else "")
+          + (f" and {fb['ratings']} ledger rating(s)" if "ratings" in fb else f" ({fb['error']})" if fb else "")
+          + f"; stored in {result['file']}")
     for row in result["plans"]:
         print(f"  {row['domain']:<9} {row['language']}  review {row['review']:<6} revise "
               f"{'yes' if row['revise'] else 'no ':<3}  integrate {'yes' if row['integrate'] else 'no'}  "

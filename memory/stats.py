@@ -72,11 +72,11 @@ def aggregate(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback
         by_run[n["run_id"]].append(n)
     run_of = {r["id"]: r for r in runs}
     drafter = {rid: _answering_model(ns) for rid, ns in by_run.items()}
-    # A rating is about the last completed run of its thread and turn.
+    # A rating is about the last completed run of its user's thread and turn.
     last_ok: dict[tuple, dict] = {}
     for r in sorted(runs, key=lambda r: r["started_at"]):
         if not r.get("error"):
-            last_ok[(r["thread_id"], r["turn"])] = r
+            last_ok[(r.get("user_id"), r["thread_id"], r["turn"])] = r
     cells: dict[tuple, dict] = defaultdict(lambda: {"runs": set(), "answered": set(), "seconds": [], "swaps": 0,
                                                     "tokens": 0, "gen_seconds": 0.0, "errors": 0, "good": 0,
                                                     "bad": 0, "reviews": 0, "passed": 0, "revised": 0})
@@ -107,7 +107,7 @@ def aggregate(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback
             cell["passed"] += rv.get("verdict") == "ok"
     rated = 0
     for fb in feedback:
-        run = last_ok.get((fb["thread_id"], fb["turn"]))
+        run = last_ok.get((fb.get("user_id"), fb["thread_id"], fb["turn"]))
         model = drafter.get(run["id"]) if run else None
         if model:
             rated += 1

@@ -12,6 +12,12 @@ the reviewer model) were revised. A step runs only where it gained something: in
 more questions right than the draft; the model's review where its revisions gained; the deterministic checks
 (no model call) where theirs did. A cell with fewer than MIN_N questions borrows its domain's cells, then the
 whole profile's; with no evidence at all the seed's full flow runs. Every skipped step names its evidence.
+
+The ledger adds what people said of the answers (`feedback_counts`, stored beside the calibration by
+`concilio calibrate`, also `--from-ledger` alone): per cell, good ratings and ratings of answers made with the
+reviewer model consulted or not, and with integration run or skipped. Once both arms of a step hold
+MIN_FEEDBACK ratings (pooled upwards like the calibration), a lead of FEEDBACK_MARGIN in the share of good
+ratings turns the step on or off whatever the calibration said; a smaller lead leaves the calibration's call.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 
 MIN_N = 4  # questions a cell needs before its own figures decide
+MIN_FEEDBACK = 6  # ratings each arm of a step needs before feedback decides
+FEEDBACK_MARGIN = 0.2  # lead in the share of good ratings that overrides the calibration
+ARMS = {"review": "the reviewer model", "integrate": "integration"}
 FULL = "no calibration evidence for this profile: the full flow"
 
 
@@ -43,43 +52,113 @@ def _pooled(cells: list[Mapping]) -> dict:
     return out
 
 
+def _enough_n(min_n: int):
+    return lambda cell: cell.get("n", 0) >= min_n
+
+
+def _enough_feedback(cell: Mapping) -> bool:
+    return any(min(cell.get(f"{step}_on_n", 0), cell.get(f"{step}_off_n", 0)) >= MIN_FEEDBACK for step in ARMS)
+
+
+def _pool(cells: Mapping, domain: str, language: str, enough) -> tuple[dict | None, str]:
+    own = cells.get(f"{domain}/{language}")
+    if own and enough(own):
+        return dict(own), f"{domain}/{language}"
+    pooled = _pooled([c for key, c in cells.items() if key.split("/")[0] == domain])
+    if enough(pooled):
+        return pooled, f"{domain} (both languages)"
+    pooled = _pooled(list(cells.values()))
+    if enough(pooled):
+        return pooled, "the whole profile"
+    return None, ""
+
+
 def evidence_for(evidence: Mapping | None, domain: str, language: str, *, min_n: int = MIN_N
                  ) -> tuple[dict | None, str]:
     """The cell that decides for (domain, language), pooled upwards while it is too small, and where it came
     from ("legal/es", "legal (both languages)", "the whole profile"); (None, "") without enough evidence."""
-    cells: Mapping = (evidence or {}).get("cells", {})
-    own = cells.get(f"{domain}/{language}")
-    if own and own.get("n", 0) >= min_n:
-        return dict(own), f"{domain}/{language}"
-    same = [c for key, c in cells.items() if key.split("/")[0] == domain]
-    pooled = _pooled(same)
-    if pooled.get("n", 0) >= min_n:
-        return pooled, f"{domain} (both languages)"
-    pooled = _pooled(list(cells.values()))
-    if pooled.get("n", 0) >= min_n:
-        return pooled, "the whole profile"
-    return None, ""
+    return _pool((evidence or {}).get("cells", {}), domain, language, _enough_n(min_n))
+
+
+def feedback_says(cell: Mapping | None, step: str) -> tuple[bool | None, str]:
+    """(on, why) for `step` from the ledger's ratings: True/False where one arm leads by FEEDBACK_MARGIN with
+    MIN_FEEDBACK ratings on each side; None (no say) otherwise. Pure."""
+    cell = cell or {}
+    on_good, on_n = cell.get(f"{step}_on_good", 0), cell.get(f"{step}_on_n", 0)
+    off_good, off_n = cell.get(f"{step}_off_good", 0), cell.get(f"{step}_off_n", 0)
+    if min(on_n, off_n) < MIN_FEEDBACK:
+        return None, ""
+    lead = on_good / on_n - off_good / off_n
+    why = f"good {on_good}/{on_n} with {ARMS[step]}, {off_good}/{off_n} without"
+    return (True if lead >= FEEDBACK_MARGIN else False if lead <= -FEEDBACK_MARGIN else None), why
+
+
+def feedback_counts(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback: list[dict],
+                    profile: str) -> dict[str, dict]:
+    """Per "domain/language" cell of `profile`'s runs: good ratings and ratings with each step on and off, from
+    the ledger's rows (memory/stats.py `read_rows`). A rating is about the last completed run of its user's
+    thread and turn; a cache hit ran no step and is left out, and so is a review the checks decided (the model
+    was never asked, whatever the plan said). Pure."""
+    last: dict[tuple, dict] = {}
+    for r in sorted(runs, key=lambda r: str(r["started_at"])):
+        if not r.get("error"):
+            last[(r.get("user_id"), r["thread_id"], r["turn"])] = r
+    rows: dict[str, dict[str, dict]] = {}
+    for n in nodes:
+        rows.setdefault(n["run_id"], {})[n["node"]] = n
+    by_checks = {rv["run_id"] for rv in reviews if rv.get("verdict_by") == "checks" and rv.get("verdict") != "ok"}
+    cells: dict[str, dict] = {}
+    for fb in feedback:
+        run = last.get((fb.get("user_id"), fb["thread_id"], fb["turn"]))
+        if not run or run.get("profile") != profile or str(run.get("cache") or "miss") != "miss":
+            continue
+        cell = cells.setdefault(f"{run.get('domain') or 'general'}/{run.get('language') or 'en'}", {})
+        good = int(fb["verdict"] == "good")
+        review, integrate = rows.get(run["id"], {}).get("review"), rows.get(run["id"], {}).get("integrate")
+        arms = []
+        if review and not review.get("skipped") and run["id"] not in by_checks:
+            arms.append(f"review_{'on' if review.get('tokens_out') else 'off'}")
+        if integrate:
+            arms.append(f"integrate_{'off' if integrate.get('skipped') else 'on'}")
+        for arm in arms:
+            cell[f"{arm}_n"] = cell.get(f"{arm}_n", 0) + 1
+            cell[f"{arm}_good"] = cell.get(f"{arm}_good", 0) + good
+    return dict(sorted(cells.items()))
 
 
 def plan(evidence: Mapping | None, domain: str, language: str, *, min_n: int = MIN_N) -> Plan:
     """The steps to run for a question of `domain` in `language`, from the profile's evidence."""
     cell, where = evidence_for(evidence, domain, language, min_n=min_n)
-    if cell is None:
+    review, integrate, notes = "model", True, []
+    if cell is not None:
+        n = cell["n"]
+        integrate = cell.get("integrated", 0) > cell.get("draft", 0)
+        model_gain, checks_gain = cell.get("model_gain", 0), cell.get("checks_gain", 0)
+        review = "model" if model_gain > 0 else "checks" if checks_gain > 0 else "off"
+        notes.append(f"calibrated on {n} question(s), {where}")
+        if not integrate:
+            notes.append(f"integration skipped: its answers were right {cell.get('integrated', 0)}/{n} times, "
+                         f"the draft {cell.get('draft', 0)}/{n}")
+        if review != "model":
+            notes.append(f"reviewer model skipped: its {cell.get('model_flagged', 0)} revision(s) changed "
+                         f"{model_gain:+d} right answer(s)")
+        if review == "off":
+            notes.append(f"checks skipped: their {cell.get('checks_flagged', 0)} revision(s) changed "
+                         f"{checks_gain:+d} right answer(s)")
+    rated, rated_where = _pool(((evidence or {}).get("feedback") or {}).get("cells", {}), domain, language,
+                               _enough_feedback)
+    said = {step: feedback_says(rated, step) for step in ARMS}
+    if said["integrate"][0] is not None and said["integrate"][0] != integrate:
+        integrate = bool(said["integrate"][0])
+    if said["review"][0] is True and review != "model":
+        review = "model"
+    elif said["review"][0] is False and review == "model":
+        review = "checks"
+    for step, (on, why) in said.items():
+        if on is not None:
+            notes.append(f"ledger feedback ({rated_where}): {ARMS[step]} {'on' if on else 'off'}, {why}")
+    if not notes:
         return Plan()
-    n = cell["n"]
-    integrate = cell.get("integrated", 0) > cell.get("draft", 0)
-    model_gain, checks_gain = cell.get("model_gain", 0), cell.get("checks_gain", 0)
-    review = "model" if model_gain > 0 else "checks" if checks_gain > 0 else "off"
-    notes = [f"calibrated on {n} question(s), {where}"]
-    if not integrate:
-        notes.append(f"integration skipped: its answers were right {cell.get('integrated', 0)}/{n} times, "
-                     f"the draft {cell.get('draft', 0)}/{n}")
-    if review != "model":
-        notes.append(f"reviewer model skipped: its {cell.get('model_flagged', 0)} revision(s) changed "
-                     f"{model_gain:+d} right answer(s)")
-    if review == "off":
-        notes.append(f"checks skipped: their {cell.get('checks_flagged', 0)} revision(s) changed "
-                     f"{checks_gain:+d} right answer(s)")
     return Plan(review=review, revise=review != "off", integrate=integrate, note="; ".join(notes))
 
 

@@ -51,6 +51,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
                                              "shipped calibration set)")
     p.add_argument("--max-seconds", type=float, help="stop starting new questions after this many seconds (what "
                                                      "was measured is kept)")
+    p.add_argument("--from-ledger", action="store_true", help="only refresh the ledger's ratings of the profile's "
+                                                              "answers in the stored evidence (no model runs)")
     p.add_argument("--json", action="store_true", help="print the evidence and the plans as JSON")
 
 
