@@ -65,6 +65,16 @@ class ContextWindowError(ConcilioError):
                          "Shorten the question, or start a new thread.")
 
 
+class RequestIdReusedError(ConcilioError):
+    """A request id (Idempotency-Key) sent again with another question: a retry must repeat its request."""
+
+    exit_code = 2
+
+    def __init__(self, request_id: str, turn: int) -> None:
+        super().__init__(f"request id {request_id[:80]!r} already answered another question (turn {turn} of this "
+                         "thread); a retry repeats its question, a new question needs a new id")
+
+
 class ThreadIdError(ConcilioError, ValueError):
     """A thread id that can't be stored or printed (control characters, undecodable bytes, too long)."""
 

@@ -108,6 +108,18 @@ def validate_user_id(user: object) -> str | None:
     return user
 
 
+def validate_request_id(request_id: object) -> str | None:
+    """`request_id` (an Idempotency-Key) when it can be stored with a turn (None: none); else a ThreadIdError."""
+    if request_id is None:
+        return None
+    problem = thread_id_problem(request_id)
+    if problem:
+        shown = ascii(request_id) if isinstance(request_id, str) else repr(request_id)
+        raise ThreadIdError(f"request id {shown[:80]} can't be used: {problem}. Send one id per question, e.g. a "
+                            "UUID, the same on every retry")
+    return request_id
+
+
 def validate_thread_id(thread_id: object) -> str:
     """`thread_id` when it can be stored and printed; otherwise a ThreadIdError saying why."""
     problem = thread_id_problem(thread_id)

@@ -18,13 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from agents.backends import loads_local_file
+from agents.errors import RequestIdReusedError
 from agents.models.gguf_file import inspect
 from agents.models.profiles import Profile
 from agents.paths import data_dir
 from agents.roles.orchestrator import clean_question
-from agents.roles.team import Team, team_for
+from agents.roles.team import Team, team_for, trace_row
 from agents.settings import settings
-from agents.user_text import check_question_fits, validate_thread_id, validate_user_id
+from agents.user_text import check_question_fits, validate_request_id, validate_thread_id, validate_user_id
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
@@ -44,8 +45,11 @@ def preflight(team: Team) -> None:
 def ask(question: str, *, thread_id: str | None = None, profile: str | Profile | Team | None = None,
         db: str | Path | None = None, force_domain: str | None = None,
         on_event: Callable[[dict], None] | None = None, learn: bool = True, local: bool = False,
-        cache: bool | None = None, user: str | None = None) -> dict[str, Any]:
+        cache: bool | None = None, user: str | None = None, request_id: str | None = None) -> dict[str, Any]:
     """Run one turn through the cooperation graph and return answer, route, language, thread_id, trace.
+
+    `request_id`: the client's id for this question (an Idempotency-Key), the same on every retry: a thread
+    whose turn already answered it returns that answer (`replayed`), with no model run and no new turn.
 
     `user`: whose threads and memories these are (a shared deployment's user id); None is the one local user.
     `db`: a SQLite file or a postgresql:// URL (default: CONCILIO_DATABASE_URL, else the data folder's SQLite).
@@ -63,6 +67,7 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
     text = clean_question(question)
     thread_id = validate_thread_id(thread_id) if thread_id is not None else None
     user = validate_user_id(user)
+    request_id = validate_request_id(request_id)
     if not local and db is None and learn and not isinstance(profile, (Profile, Team)):
         from agents.slot import remote
         from graphs.server import client
@@ -70,26 +75,30 @@ def ask(question: str, *, thread_id: str | None = None, profile: str | Profile |
         server = remote.find()
         if server is not None and client.serves(server, profile):
             return client.ask(server, text, thread_id=thread_id, force_domain=force_domain, on_event=on_event,
-                              cache=cache, user=user)
+                              cache=cache, user=user, request_id=request_id)
     team = team_for(profile)
     if local and hasattr(team.slot, "local"):  # a RemoteSlot: this process's own slot instead
         team = Team(team.profile, team.slot.local())
     check_question_fits(team, text)
     preflight(team)
     return run_turn(text, team=team, thread_id=thread_id or uuid.uuid4().hex[:12], db=db,
-                    force_domain=force_domain, on_event=on_event, learn=learn, cache=cache, user=user)
+                    force_domain=force_domain, on_event=on_event, learn=learn, cache=cache, user=user,
+                    request_id=request_id)
 
 
 def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = None,
              force_domain: str | None = None, on_event: Callable[[dict], None] | None = None, learn: bool = True,
              history: Sequence[tuple[str, str]] = (), cancel: threading.Event | None = None,
-             saver=None, cache: bool | None = None, user: str | None = None) -> dict[str, Any]:
+             saver=None, cache: bool | None = None, user: str | None = None,
+             request_id: str | None = None) -> dict[str, Any]:
     """One turn in this process, on `team`: the in-process `ask` and the server both run turns here.
 
     `history`: (question, answer) pairs that a new thread starts from (an OpenAI client's earlier messages);
     ignored when the thread already has turns. `saver`: another checkpointer (the server's in-memory one for
     requests without a thread id). `cancel`: set it to stop the run at its next token. `user`: see `ask`.
     `cache`: use the response cache (memory/cache/, beside the threads database); None: as CONCILIO_CACHE says.
+    `request_id`: see `ask`; checked under the thread's turn lock, so a retry racing the first attempt on another
+    worker waits for it and then gets its answer.
     """
     config = {"configurable": {"thread_id": thread_key(thread_id, user)}}
     with contextlib.ExitStack() as stack:
@@ -102,6 +111,10 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
         if history and not pending.values.get("messages"):
             seed(graph, config, history)
             pending = graph.get_state(config)
+        if request_id:
+            done = replayed(pending.values.get("messages", []), request_id, text, thread_id, team)
+            if done is not None:
+                return done
         # The same question on a turn that stopped part-way (a crash, a model error): carry on from the
         # last checkpoint, keeping the nodes that completed. A different question starts a new turn.
         resumed = bool(pending.next) and pending.values.get("question") == text and not force_domain
@@ -109,7 +122,7 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
         # killed between nodes loses nothing (the default writes checkpoints in the background).
         payload = None if resumed else {"question": text, "force_domain": force_domain}
         out: dict[str, Any] = {}
-        context = Context(profile=team, learn=learn, cancel=cancel, cache=answers, user=user)
+        context = Context(profile=team, learn=learn, cancel=cancel, cache=answers, user=user, request_id=request_id)
         for mode, chunk in graph.stream(payload, config, context=context, durability="sync",
                                         stream_mode=["custom", "values"]):
             if mode == "values":
@@ -127,6 +140,23 @@ def run_turn(text: str, *, team: Team, thread_id: str, db: str | Path | None = N
         "resumed": resumed,
         "cached": any(row.get("node") == "cache" for row in out["trace"]),
     }
+
+
+def replayed(messages: list, request_id: str, question: str, thread_id: str, team: Team) -> dict[str, Any] | None:
+    """The result of the turn that already answered `request_id` in this thread (None: none did); the same id
+    for another question is refused (RequestIdReusedError), as an Idempotency-Key with another body is."""
+    from memory.threads import answered_request
+
+    turn = answered_request(messages, request_id)
+    if turn is None:
+        return None
+    if turn.question != question:
+        raise RequestIdReusedError(request_id, turn.turn)
+    row = trace_row("request", turn=turn.turn, note=f"request {request_id} was answered by turn {turn.turn} of "
+                                                    "this thread: its answer again, no model ran, no new turn")
+    return {"answer": turn.answer, "route": turn.route, "language": turn.language, "thread_id": thread_id,
+            "turn": turn.turn, "profile": team.profile.name, "trace": [row], "resumed": False, "cached": False,
+            "replayed": True}
 
 
 def open_cache(db: str | Path | None = None):

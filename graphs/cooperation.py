@@ -109,6 +109,12 @@ def _user(runtime: Runtime[Context] | None) -> str | None:
     return runtime.context.user if runtime is not None and runtime.context is not None else None
 
 
+def _request(runtime: Runtime[Context] | None) -> dict:
+    """The client's request id, kept in the answer's metadata so a retry is answered from the thread."""
+    request_id = runtime.context.request_id if runtime is not None and runtime.context is not None else None
+    return {"request_id": request_id} if request_id else {}
+
+
 def _thread() -> str:
     """The thread id as its user knows it (a user's thread is stored under a key with the user id in it)."""
     return owner(str(get_config().get("configurable", {}).get("thread_id", "-")))[1]
@@ -238,7 +244,8 @@ def cached(state: State, runtime: Runtime[Context]) -> dict:
                   turn=entry.get("turn"))
     answer = hit["answer"]
     row = _remember(state, runtime, row)
-    meta = {"turn": turn, "route": state["route"], "language": state["language"], "models": [], "cached": True}
+    meta = {"turn": turn, "route": state["route"], "language": state["language"], "models": [], "cached": True,
+            **_request(runtime)}
     _record_run(state, runtime, [*state.get("trace", []), row])
     return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],
             "summaries": [summarize_turn(state["question"], answer)], "trace": [row]}
@@ -361,7 +368,7 @@ def integrate(state: State, runtime: Runtime[Context]) -> dict:
     row = _remember(state, runtime, row)
     row = _keep(state, runtime, answer, not mismatch, row)
     models = [r["model"] for r in [*state.get("trace", []), row] if r.get("model")]
-    meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models))}
+    meta = {"turn": turn, "route": state["route"], "language": lang, "models": sorted(set(models)), **_request(runtime)}
     _record_run(state, runtime, [*state.get("trace", []), row])
     return {"answer": answer, "messages": [AIMessage(answer, id=f"turn-{turn}-answer", response_metadata=meta)],
             "summaries": [summarize_turn(state["question"], answer)], "trace": [row]}

@@ -69,3 +69,4 @@ class Context:
     cancel: Any = None  # a threading.Event: once set, the run stops at its next token (RunCancelled)
     cache: Any = None  # a memory.cache.ResponseCache: asked before any model runs, fed by integrate
     user: str | None = None  # whose memories the run reads and writes (None: the one local user)
+    request_id: str | None = None  # the client's id for this question (Idempotency-Key), kept with the answer

@@ -77,6 +77,22 @@ def turns_of(messages: list) -> list[Turn]:
     return turns
 
 
+def answered_request(messages: list, request_id: str) -> Turn | None:
+    """The completed turn whose answer was given to the request `request_id` (a client's Idempotency-Key), or
+    None when no turn of these messages answered it. Pure."""
+    question, number = None, 0
+    for message in messages:
+        if isinstance(message, HumanMessage):
+            question, number = str(message.content), number + 1
+        elif isinstance(message, AIMessage) and question is not None:
+            meta = message.response_metadata or {}
+            if meta.get("request_id") == request_id:
+                return Turn(number, question, str(message.content), dict(meta.get("route") or {}),
+                            meta.get("language"), list(meta.get("models") or []))
+            question = None
+    return None
+
+
 def _state(graph, thread_id: str, user: str | None = None):
     validate_thread_id(thread_id)  # an id typed by the user (show, delete, fork, feedback)
     snapshot = graph.get_state(_config(thread_key(thread_id, user)))

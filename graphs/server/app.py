@@ -2,7 +2,8 @@
 
     GET  /v1/models              the graph (concilio, concilio-legal|technical|general) and each model by name
     POST /v1/chat/completions    streamed or not; X-Concilio-Thread continues a stored thread;
-                                 Cache-Control: no-cache runs the models even when the answer is cached
+                                 Cache-Control: no-cache runs the models even when the answer is cached;
+                                 Idempotency-Key (with a thread): a retry gets the first attempt's answer
     GET  /api/ps                 resident models, the queue, the budget, runs in flight (concilio ps)
     GET  /health                 {"pid", "profile"}: how clients find out the server is this one
 
@@ -25,11 +26,18 @@ from agents.errors import (
     EmptyQuestionError,
     QuestionExceedsWindowError,
     QuestionTooLongError,
+    RequestIdReusedError,
     RunCancelled,
     ThreadIdError,
 )
 from agents.security import bearer_matches
-from agents.user_text import check_question_fits, clean_question, validate_thread_id, validate_user_id
+from agents.user_text import (
+    check_question_fits,
+    clean_question,
+    validate_request_id,
+    validate_thread_id,
+    validate_user_id,
+)
 from graphs.server import wire
 from graphs.server.service import Run, Service
 
@@ -88,10 +96,12 @@ def create_app(service: Service, *, api_key: str | None = None) -> FastAPI:
             thread = validate_thread_id(thread) if thread else None
             user = validate_user_id(req.user) if req.user else None  # OpenAI's `user`: whose threads, memories
             events = request.headers.get("x-concilio-events") == "1"
+            request_id = validate_request_id(request.headers.get("idempotency-key"))  # before admit: none leaks
             work = _work(service, req, target)
             run = service.admit(req.model, thread if target.kind == "graph" else None, user)
             if "no-cache" in request.headers.get("cache-control", "").lower():
                 run.cache = False  # HTTP's own way to ask for a fresh answer
+            run.request_id = request_id
         except wire.RequestError as exc:
             return _error(exc)
         except ConcilioError as exc:
@@ -220,6 +230,8 @@ def _as_request_error(exc: ConcilioError) -> wire.RequestError:
         return wire.RequestError(413, str(exc), code="context_length_exceeded")
     if isinstance(exc, (EmptyQuestionError, ThreadIdError)):
         return wire.RequestError(400, str(exc), code=type(exc).__name__)
+    if isinstance(exc, RequestIdReusedError):  # as draft-ietf-httpapi-idempotency-key-header answers it
+        return wire.RequestError(422, str(exc), code="idempotency_key_reused")
     if isinstance(exc, RunCancelled):
         return wire.RequestError(503, str(exc), code="cancelled")
     return wire.RequestError(500 if exc.exit_code == 1 else 400, str(exc), code=type(exc).__name__)

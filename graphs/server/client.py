@@ -20,8 +20,8 @@ def serves(server: ServerInfo, profile: object) -> bool:
 
 
 def ask(server: ServerInfo, text: str, *, thread_id: str | None, force_domain: str | None,
-        on_event: Callable[[dict], None] | None, cache: bool | None = None, user: str | None = None
-        ) -> dict[str, Any]:
+        on_event: Callable[[dict], None] | None, cache: bool | None = None, user: str | None = None,
+        request_id: str | None = None) -> dict[str, Any]:
     thread_id = thread_id or uuid.uuid4().hex[:12]
     body = {"model": "concilio" + (f"-{force_domain}" if force_domain else ""),
             "messages": [{"role": "user", "content": text}], **({"user": user} if user else {})}
@@ -31,7 +31,8 @@ def ask(server: ServerInfo, text: str, *, thread_id: str | None, force_domain: s
         if event is not None and on_event is not None:
             on_event(event)
 
-    headers = {"X-Concilio-Thread": thread_id, **({"Cache-Control": "no-cache"} if cache is False else {})}
+    headers = {"X-Concilio-Thread": thread_id, **({"Cache-Control": "no-cache"} if cache is False else {}),
+               **({"Idempotency-Key": request_id} if request_id else {})}
     result = stream_chat(server, body, headers, on_chunk)
     if result is None:
         raise ServerRunError(f"the server at {server.url} ended the answer without a result; ask again to resume")

@@ -45,6 +45,7 @@ class Run:
     cancel: threading.Event = field(default_factory=threading.Event)
     state: str = "running"
     cache: bool | None = None  # False: the client sent Cache-Control: no-cache (None: CONCILIO_CACHE decides)
+    request_id: str | None = None  # the client's Idempotency-Key: a retry on a stored thread is answered from it
 
 
 class Service:
@@ -127,7 +128,7 @@ class Service:
         if run.thread is not None:
             return run_turn(conv.question, team=self.team, thread_id=run.thread, history=conv.history,
                             force_domain=target.domain, on_event=on_event, cancel=run.cancel, cache=run.cache,
-                            user=run.user)
+                            user=run.user, request_id=run.request_id)
         from langgraph.checkpoint.memory import InMemorySaver
 
         result = run_turn(conv.question, team=self.team, thread_id=run.id, history=conv.history,

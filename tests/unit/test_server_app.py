@@ -204,3 +204,28 @@ def test_the_openai_user_field_keeps_each_users_threads_and_memories_apart(make)
             "My name is Bob and I live in Leeds. What is a lease?"]
         assert memories.recall(store, "ana")["name"] == "Ana" and memories.recall(store, "bob")["name"] == "Bob"
         assert memories.recall(store) == {}
+
+
+def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_no_new_turn(make):
+    from graphs.cooperation import build_graph
+    from memory import threads
+    from memory.checkpoints import checkpointer
+
+    service, client = make()
+    headers = {"X-Concilio-Thread": "retry", "Idempotency-Key": "q-7f3a"}
+    first = client.post("/v1/chat/completions", headers=headers, json=_ask("¿Qué es un contrato de arrendamiento?"))
+    again = client.post("/v1/chat/completions", headers=headers, json=_ask("¿Qué es un contrato de arrendamiento?"))
+    assert first.status_code == again.status_code == 200, again.text
+    assert again.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
+    assert again.json()["concilio"]["turn"] == 1 and again.json()["concilio"]["trace"][0]["node"] == "request"
+    other = client.post("/v1/chat/completions", headers=headers, json=_ask("What is a lease?"))
+    assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
+    bad = client.post("/v1/chat/completions", headers={**headers, "Idempotency-Key": "a\x01b"}, json=_ask("Hi"))
+    assert bad.status_code == 400 and "request id" in bad.json()["error"]["message"]
+    fresh = client.post("/v1/chat/completions", headers={**headers, "Idempotency-Key": "q-8b1c"},
+                        json=_ask("What is a lease?"))
+    assert fresh.status_code == 200 and fresh.json()["concilio"]["turn"] == 2
+    assert service.ps()["runs"] == []  # nothing admitted was left behind by the refusals
+    with checkpointer() as saver:
+        assert [t.question for t in threads.show(build_graph(checkpointer=saver), "retry")] == [
+            "¿Qué es un contrato de arrendamiento?", "What is a lease?"]
