@@ -218,6 +218,11 @@ def test_a_retry_with_the_same_idempotency_key_gets_the_first_answer_and_no_new_
     assert first.status_code == again.status_code == 200, again.text
     assert again.json()["choices"][0]["message"]["content"] == first.json()["choices"][0]["message"]["content"]
     assert again.json()["concilio"]["turn"] == 1 and again.json()["concilio"]["trace"][0]["node"] == "request"
+    with client.stream("POST", "/v1/chat/completions", headers=headers,
+                       json=_ask("¿Qué es un contrato de arrendamiento?", stream=True)) as response:
+        chunks = [c for c in _events(response.iter_lines())[:-1] if c["choices"]]
+    streamed = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert streamed == first.json()["choices"][0]["message"]["content"]  # a streamed retry: the same answer
     other = client.post("/v1/chat/completions", headers=headers, json=_ask("What is a lease?"))
     assert (other.status_code, other.json()["error"]["code"]) == (422, "idempotency_key_reused")
     bad = client.post("/v1/chat/completions", headers={**headers, "Idempotency-Key": "a\x01b"}, json=_ask("Hi"))
