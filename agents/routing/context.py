@@ -35,9 +35,12 @@ _LEAD = re.compile(
 _EDIT = re.compile(
     r"\b(?:rewrite|rephrase|reword|summari[sz]e|translate|shorter|longer|simpler|more formal(?:ly)?|"
     r"more casual(?:ly)?|elaborate|continue|give me (?:another|more|\w+ more)|another one|more examples?|"
-    r"your (?:previous )?(?:answer|response|code|example|reply)|previous (?:answer|response)|same thing|"
+    r"your (?:previous |last |earlier )?(?:answer|response|code|example|reply)|previous (?:answer|response)|"
+    r"same thing|the above|(?:mentioned|listed|described) (?:above|earlier)|"
     r"lo mismo|otra vez|de nuevo|mas corto|mas corta|mas largo|mas larga|mas sencillo|mas formal|"
-    r"reescrib\w*|reformul\w*|resum\w*|traduc\w*|amplia\w*|continua|tu respuesta|tu codigo|tu ejemplo|"
+    r"reescrib\w*|reformul\w*|resum\w*|traduc\w*|amplia\w*|continua|lo anterior|"
+    r"(?:mencionad|citad|descrit)[oa]s? (?:antes|arriba|anteriormente)|"
+    r"tu (?:ultim[oa] |anterior )?(?:respuesta|codigo|ejemplo)|"
     r"hazl[oa]|dame (?:otro|otra|mas|\w+ mas))\b")
 _POINTER = re.compile(r"\b(?:it|its|that|this|these|those|them|above|instead|eso|esto|ese|esa|esos|esas|"
                       r"anterior|en vez)\b")
