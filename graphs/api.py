@@ -160,12 +160,18 @@ def replayed(messages: list, request_id: str, question: str, thread_id: str, tea
 
 
 def open_cache(db: str | Path | None = None):
-    """The response cache beside the threads database (a context manager giving None when it can't open)."""
+    """The response cache beside the threads database (a context manager giving None when it can't open): in
+    the same PostgreSQL database when the threads are there (every worker shares it), else a SQLite file."""
     from memory import cache as responses
+    from memory.postgres import is_postgres
 
     s = settings()
     embed = responses.embed if s.cache_near > 0 else None
-    where = database(db)  # beside the threads' SQLite file; with a URL (PostgreSQL, file:) in the data folder
+    where = database(db)  # beside the threads' SQLite file; with a file: URI in the data folder
+    if is_postgres(where):
+        from memory.cache import sql
+
+        return sql.opened(str(where), s.cache_ttl, near_threshold=s.cache_near, embed=embed)
     folder = where.parent if isinstance(where, Path) else data_dir()
     return responses.opened(responses.cache_path(folder), s.cache_ttl, near_threshold=s.cache_near, embed=embed)
 

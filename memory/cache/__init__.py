@@ -4,6 +4,7 @@ model is loaded (so a hit costs no swap and no model call).
     key.py    what "the same question in the same context" means: the key's parts (pure)
     near.py   when a new first-turn question may take another's answer: the near-duplicate rule (pure)
     store.py  the entries on disk (LangGraph's SqliteCache for values, an index table beside it)
+    sql.py    the same entries in one table of a shared PostgreSQL database (several workers, one cache)
 
 The graph looks up after `analyze` (language and route are known, no model has run: the classifier routes) and
 goes to the `cached` node on a hit; `integrate` stores an answer only when the turn earned it (`cacheable`).
@@ -20,6 +21,8 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+
+import sqlalchemy as sa
 
 from agents.backends.base import GenParams
 from agents.models.profiles import Profile
@@ -98,7 +101,7 @@ def look_up(cache: ResponseCache, key: TurnKey) -> tuple[Hit | None, str]:
             if float(scores[i]) < cache.near_threshold:
                 break
         return None, f"cache miss (nearest: {why})"
-    except (sqlite3.Error, OSError, ValueError) as exc:
+    except (sqlite3.Error, sa.exc.SQLAlchemyError, OSError, ValueError) as exc:
         return None, f"cache unavailable ({type(exc).__name__}: {exc}); answered without it"
 
 
@@ -110,6 +113,6 @@ def keep(cache: ResponseCache, info: Mapping, value: dict) -> str:
         if key.first_turn and cache.embed is not None and cache.near_threshold > 0:
             vector = cache.embed(key.question).astype("float32").tobytes()
         cache.store(key, value, vector)
-    except (sqlite3.Error, OSError, ValueError) as exc:
+    except (sqlite3.Error, sa.exc.SQLAlchemyError, OSError, ValueError) as exc:
         return f"not cached ({type(exc).__name__}: {exc})"
     return "answer cached"
