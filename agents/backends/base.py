@@ -88,6 +88,9 @@ class GenParams:
     # decoding to it (llama.cpp grammars, a server's response_format); the others ignore it, so a caller that
     # needs a parseable reply checks `agents.backends.constrains(backend)` first and asks for a fixed format.
     schema: str | None = None
+    # Strings that end the reply (OpenAI's `stop`): the text is cut before the first one found, which is never
+    # shown, streamed or returned. Applied by the shared driver below, so every backend honours it the same.
+    stop: tuple[str, ...] = ()
 
 
 @dataclass
@@ -185,25 +188,66 @@ def _ctrl_c_stops(flag: threading.Event) -> Iterator[None]:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
+class StopScan:
+    """Where the first stop string starts in a growing text, and how much of it is safe to show before more
+    arrives (a tail that could still become a stop string is held back). Pure."""
+
+    def __init__(self, stops: Sequence[str]) -> None:
+        self.stops = tuple(s for s in stops if s)
+        self.longest = max((len(s) for s in self.stops), default=0)
+
+    def cut(self, text: str, start: int = 0) -> int | None:
+        """Index of the first stop string found at or after `start` (None: none)."""
+        found = [i for i in (text.find(s, start) for s in self.stops) if i >= 0]
+        return min(found) if found else None
+
+    def safe(self, text: str) -> int:
+        """Length of the prefix of `text` no stop string can still begin in."""
+        for keep in range(min(self.longest - 1, len(text)), 0, -1):
+            tail = text[-keep:]
+            if any(s.startswith(tail) for s in self.stops):
+                return len(text) - keep
+        return len(text)
+
+
 def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: GenParams,
                      on_token: TokenCallback | None, *, model: str = "the model", window: int | None = None
                      ) -> Completion:
     """Shared driver for backends: runs `generate(callback) -> tokens_in`, applies limits and the loop guard.
     A backend's "prompt too large" text is raised as a ContextWindowError, never returned as an answer."""
     guard = LoopGuard() if params.stop_on_loop else None
+    scan = StopScan(params.stop) if params.stop else None
     text, count, finish = [], 0, "stop"
+    shown, stopped = 0, False  # with stop strings: how much text on_token has had; a stop string was met
     start = time.perf_counter()
     first: list[float] = []
 
     interrupted: list[KeyboardInterrupt] = []
 
+    def show(upto: int) -> bool:
+        nonlocal shown
+        piece, shown = "".join(text)[shown:upto], max(shown, upto)
+        return not piece or on_token is None or on_token(piece) is not False
+
     def step(piece: str) -> bool:
-        nonlocal count, finish
+        nonlocal count, finish, stopped
         if not first:
             first.append(time.perf_counter() - start)
         text.append(piece)
         count += 1
-        if on_token is not None and on_token(piece) is False:
+        if scan is not None:
+            joined = "".join(text)
+            at = scan.cut(joined, max(0, len(joined) - len(piece) - scan.longest))
+            if at is not None:
+                text[:] = [joined[:at]]
+                stopped = True
+                if not show(at):
+                    finish = "cancelled"
+                return False
+            if not show(scan.safe(joined)):
+                finish = "cancelled"
+                return False
+        elif on_token is not None and on_token(piece) is False:
             finish = "cancelled"
             return False
         if guard is not None and count % 4 == 0 and guard.feed("".join(text)):
@@ -231,6 +275,8 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
         raise interrupted[0]
     if ctrl_c.is_set():
         raise KeyboardInterrupt
+    if scan is not None and not stopped and finish != "cancelled":
+        show(len("".join(text)))  # the held-back tail turned out to be text
     out = "".join(text)
     if error := BACKEND_ERROR_TEXT.match(out):
         raise ContextWindowError(model, window, error.group(0))

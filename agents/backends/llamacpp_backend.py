@@ -156,7 +156,7 @@ class LlamaCppChatModel(ChatModel):
             stream = llm.create_chat_completion(
                 messages=list(messages), max_tokens=params.max_tokens, temperature=params.temperature,
                 top_k=params.top_k, top_p=params.top_p, repeat_penalty=params.repeat_penalty, stream=True,
-                response_format=response_format(params.schema))
+                response_format=response_format(params.schema), stop=list(params.stop) or None)
             finished = False
             try:
                 for chunk in stream:

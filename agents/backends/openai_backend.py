@@ -193,7 +193,7 @@ class OpenAICompatibleModel(ChatModel):
         produced = 0
         body = {"model": self.model, "messages": list(messages), "max_tokens": params.max_tokens,
                 "temperature": params.temperature, "top_p": params.top_p, "stream": True,
-                **structured(params.schema, self.flavor)}
+                **structured(params.schema, self.flavor), **({"stop": list(params.stop)} if params.stop else {})}
 
         def generate(callback) -> int:
             nonlocal produced

@@ -187,7 +187,7 @@ class RemoteModel(ChatModel):
             return None
 
         body = {"model": self.name, "messages": list(messages), "max_tokens": params.max_tokens,
-                "temperature": params.temperature}
+                "temperature": params.temperature, **({"stop": list(params.stop)} if params.stop else {})}
         result = stream_chat(self.server, body, {}, on_chunk) or {}
         row = result.get("trace_row") or {}
         self.lease.load_seconds, self.lease.swapped = float(row.get("load_seconds", 0.0)), bool(row.get("swapped"))

@@ -117,6 +117,9 @@ def create_app(service: Service, *, api_key: str | None = None) -> FastAPI:
 def _work(service: Service, req: wire.ChatRequest, target: wire.Target):
     """The checked input of the run: the conversation for the graph, the messages for one model."""
     if target.kind == "graph":
+        if req.stops:  # several models write the answer: a stop string would cut one of them mid-flow
+            raise wire.RequestError(400, f"stop is for one model (model: one of /v1/models' own models); the "
+                                         f"graph {req.model} composes its answer from several", param="stop")
         conv = wire.conversation(req)
         question = clean_question(conv.question)
         check_question_fits(service.team, question)  # before anything is stored: 413 with tokens vs window

@@ -139,6 +139,8 @@ class Service:
     def run_model(self, run: Run, target: Target, request: ChatRequest, messages: list[dict],
                   on_event: Callable[[dict], None] | None) -> dict:
         params = {"temperature": request.temperature} if request.temperature is not None else {}
+        if request.stops:
+            params["stop"] = request.stops
         with progress.reporting(on_event), progress.cancelling(run.cancel):
             reply = self.team.call("api", target.role, messages, max_tokens=request.token_limit or 512,
                                    **params)

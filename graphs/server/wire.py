@@ -2,7 +2,8 @@
 
 Conventions followed (as the `openai` SDK, LangChain's ChatOpenAI, Open WebUI and LiteLLM expect them):
 - `POST /v1/chat/completions` takes `model`, `messages`, `stream`, `max_tokens` (or `max_completion_tokens`),
-  `temperature`, `stream_options.include_usage`, `user`; unknown fields are ignored, as OpenAI does;
+  `temperature`, `stop` (one model only), `stream_options.include_usage`, `user`; unknown fields are ignored,
+  as OpenAI does;
 - a stream is `chat.completion.chunk` objects: the role in the first delta, text in `delta.content`, progress in
   `delta.reasoning_content` (shown as the model's thinking by Open WebUI and others), `finish_reason` in the
   last choice, a usage chunk with empty `choices` when asked, then `data: [DONE]`;
@@ -72,6 +73,7 @@ class ChatRequest(BaseModel):
     max_completion_tokens: int | None = Field(None, gt=0)
     temperature: float | None = Field(None, ge=0, le=2)
     stream_options: StreamOptions | None = None
+    stop: str | list[str] | None = None  # up to 4 strings that end the reply, as OpenAI takes them
     user: str | None = None
     thread_id: str | None = None  # concilio's own: the thread to continue (or the X-Concilio-Thread header)
 
@@ -81,6 +83,18 @@ class ChatRequest(BaseModel):
         if not value:
             raise ValueError("messages is empty: send at least one user message")
         return value
+
+    @field_validator("stop")
+    @classmethod
+    def _stops(cls, value: str | list[str] | None) -> str | list[str] | None:
+        items = [value] if isinstance(value, str) else value or []
+        if len(items) > 4 or any(not s or len(s) > 200 for s in items):
+            raise ValueError("stop takes up to 4 non-empty strings of at most 200 characters")
+        return value
+
+    @property
+    def stops(self) -> tuple[str, ...]:
+        return (self.stop,) if isinstance(self.stop, str) else tuple(self.stop or ())
 
     @property
     def token_limit(self) -> int | None:
