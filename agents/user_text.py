@@ -96,35 +96,31 @@ def user_id_problem(user: object) -> str | None:
     return problem
 
 
+def _checked(value: object, problem: str | None, what: str, advice: str) -> object:
+    """`value` when `problem` is None; else a ThreadIdError naming `what` was refused, why, and `advice`."""
+    if problem:
+        shown = ascii(value) if isinstance(value, str) else repr(value)
+        raise ThreadIdError(f"{what} {shown[:80]} can't be used: {problem}. {advice}")
+    return value
+
+
 def validate_user_id(user: object) -> str | None:
     """`user` when it can key a user's memories and threads (None: the one local user); else a ThreadIdError."""
     if user is None:
         return None
-    problem = user_id_problem(user)
-    if problem:
-        shown = ascii(user) if isinstance(user, str) else repr(user)
-        raise ThreadIdError(f"user id {shown[:80]} can't be used: {problem}. Use a name, an email or any id "
-                            "without control characters, e.g. --user ana@example.org")
-    return user
+    return _checked(user, user_id_problem(user), "user id",  # type: ignore[return-value]
+                    "Use a name, an email or any id without control characters, e.g. --user ana@example.org")
 
 
 def validate_request_id(request_id: object) -> str | None:
     """`request_id` (an Idempotency-Key) when it can be stored with a turn (None: none); else a ThreadIdError."""
     if request_id is None:
         return None
-    problem = thread_id_problem(request_id)
-    if problem:
-        shown = ascii(request_id) if isinstance(request_id, str) else repr(request_id)
-        raise ThreadIdError(f"request id {shown[:80]} can't be used: {problem}. Send one id per question, e.g. a "
-                            "UUID, the same on every retry")
-    return request_id
+    return _checked(request_id, thread_id_problem(request_id), "request id",  # type: ignore[return-value]
+                    "Send one id per question, e.g. a UUID, the same on every retry")
 
 
 def validate_thread_id(thread_id: object) -> str:
     """`thread_id` when it can be stored and printed; otherwise a ThreadIdError saying why."""
-    problem = thread_id_problem(thread_id)
-    if problem:
-        shown = ascii(thread_id) if isinstance(thread_id, str) else repr(thread_id)
-        raise ThreadIdError(f"thread id {shown[:80]} can't be used: {problem}. Use letters, digits, '-' or '_', "
-                            "e.g. --thread lease-2026")
-    return thread_id
+    return _checked(thread_id, thread_id_problem(thread_id), "thread id",  # type: ignore[return-value]
+                    "Use letters, digits, '-' or '_', e.g. --thread lease-2026")

@@ -15,13 +15,13 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy as sa
 
 from memory.cache.key import TurnKey
-from memory.cache.store import NEAR_CANDIDATES, Hit
+from memory.cache.store import NEAR_CANDIDATES, Lookups, opened_with
 
 log = logging.getLogger(__name__)
 metadata = sa.MetaData()
@@ -67,7 +67,7 @@ def _live(now: float):
     return sa.or_(answers.c.expiry.is_(None), answers.c.expiry > now)
 
 
-class SqlResponseCache:
+class SqlResponseCache(Lookups):
     """ResponseCache's interface (exact, candidates, near, store, stats, clear, close) on a SQLAlchemy engine."""
 
     def __init__(self, url: str, ttl: float | None = None, *, near_threshold: float = 0.0,
@@ -82,7 +82,7 @@ class SqlResponseCache:
 
     # --- reading ---
 
-    def _value(self, key: str) -> dict | None:
+    def entry(self, key: str) -> dict | None:
         with self.engine.connect() as conn:
             raw = conn.execute(sa.select(answers.c.value).where(answers.c.key == key, _live(time.time()))).scalar()
         return json.loads(raw) if raw is not None else None
@@ -91,13 +91,6 @@ class SqlResponseCache:
         with self.engine.begin() as conn:
             conn.execute(answers.update().where(answers.c.key == key).values(hits=answers.c.hits + 1))
 
-    def exact(self, key: TurnKey) -> Hit | None:
-        value = self._value(key.value)
-        if value is None:
-            return None
-        self._count_hit(key.value)
-        return Hit(value["answer"], "exact", 1.0, value)
-
     def candidates(self, scope: str) -> list[tuple[str, str, bytes]]:
         with self.engine.connect() as conn:
             rows = conn.execute(
@@ -105,16 +98,6 @@ class SqlResponseCache:
                 .where(answers.c.scope == scope, answers.c.vector.is_not(None), _live(time.time()))
                 .order_by(answers.c.stored_at.desc()).limit(NEAR_CANDIDATES)).all()
         return [(k, q, bytes(v)) for k, q, v in rows]
-
-    def entry(self, key: str) -> dict | None:
-        return self._value(key)
-
-    def near(self, key: str, similarity: float) -> Hit | None:
-        value = self._value(key)
-        if value is None:
-            return None
-        self._count_hit(key)
-        return Hit(value["answer"], "near", similarity, value)
 
     # --- writing ---
 
@@ -156,16 +139,8 @@ class SqlResponseCache:
         self.engine.dispose()
 
 
-@contextlib.contextmanager
-def opened(url: str, ttl: float | None, **options) -> Iterator[SqlResponseCache | None]:
+def opened(url: str, ttl: float | None, **options) -> contextlib.AbstractContextManager[SqlResponseCache | None]:
     """The shared cache, or None (and a log line) when the database can't be reached: the turn runs uncached."""
-    try:
-        cache = SqlResponseCache(url, ttl, **options)
-    except (sa.exc.SQLAlchemyError, OSError) as exc:
-        log.warning("response cache on %s unavailable (%s): running without it", url.split("@")[-1], exc)
-        yield None
-        return
-    try:
-        yield cache
-    finally:
-        cache.close()
+    from memory.postgres import shown
+
+    return opened_with(lambda: SqlResponseCache(url, ttl, **options), (sa.exc.SQLAlchemyError, OSError), shown(url))

@@ -36,7 +36,30 @@ class Hit:
     entry: dict  # what was stored: question, thread, turn, stored_at, models, route, language
 
 
-class ResponseCache:
+class Lookups:
+    """The hits both stores serve, from their `entry(key)` and `_count_hit(key)`."""
+
+    def entry(self, key: str) -> dict | None:
+        raise NotImplementedError
+
+    def _count_hit(self, key: str) -> None:
+        raise NotImplementedError
+
+    def _hit(self, key: str, how: str, similarity: float) -> Hit | None:
+        value = self.entry(key)
+        if value is None:
+            return None
+        self._count_hit(key)
+        return Hit(value["answer"], how, similarity, value)
+
+    def exact(self, key: TurnKey) -> Hit | None:
+        return self._hit(key.value, "exact", 1.0)
+
+    def near(self, key: str, similarity: float) -> Hit | None:
+        return self._hit(key, "near", similarity)
+
+
+class ResponseCache(Lookups):
     """`near_threshold`: cosine similarity for near-duplicate first-turn hits (0: exact hits only);
     `embed`: text -> unit-length float32 vector, needed for near hits."""
 
@@ -58,13 +81,6 @@ class ResponseCache:
 
     # --- reading ---
 
-    def exact(self, key: TurnKey) -> Hit | None:
-        value = self._values.get([(NAMESPACE, key.value)]).get((NAMESPACE, key.value))
-        if value is None:
-            return None
-        self._count_hit(key.value)
-        return Hit(value["answer"], "exact", 1.0, value)
-
     def candidates(self, scope: str) -> list[tuple[str, str, bytes]]:
         """(key, question, vector) of the scope's unexpired first turns that have a vector, newest first."""
         with self._lock:
@@ -76,13 +92,6 @@ class ResponseCache:
 
     def entry(self, key: str) -> dict | None:
         return self._values.get([(NAMESPACE, key)]).get((NAMESPACE, key))
-
-    def near(self, key: str, similarity: float) -> Hit | None:
-        value = self.entry(key)
-        if value is None:
-            return None
-        self._count_hit(key)
-        return Hit(value["answer"], "near", similarity, value)
 
     # --- writing ---
 
@@ -147,15 +156,20 @@ def _clear_namespace(values, namespace) -> None:
 
 
 @contextlib.contextmanager
-def opened(path: Path, ttl: float | None, **options) -> Iterator[ResponseCache | None]:
-    """The cache, or None (and a log line) when its file can't be opened: the turn runs uncached."""
+def opened_with(make: Callable[[], Any], errors: tuple[type[BaseException], ...], where: object) -> Iterator[Any]:
+    """`make()`'s cache, closed on exit; None (and a log line) when it can't be opened: the turn runs uncached."""
     try:
-        cache = ResponseCache(path, ttl, **options)
-    except (sqlite3.Error, OSError) as exc:
-        log.warning("response cache %s unavailable (%s): running without it", path, exc)
+        cache = make()
+    except errors as exc:
+        log.warning("response cache %s unavailable (%s): running without it", where, exc)
         yield None
         return
     try:
         yield cache
     finally:
         cache.close()
+
+
+def opened(path: Path, ttl: float | None, **options) -> contextlib.AbstractContextManager[ResponseCache | None]:
+    """The cache in its SQLite file (see opened_with)."""
+    return opened_with(lambda: ResponseCache(path, ttl, **options), (sqlite3.Error, OSError), path)
