@@ -15,7 +15,7 @@ how many drafts each kind of review flagged and the net right answers its revisi
 step. The router is not involved (the true domain is used) and nothing is learned or stored but the policy.
 
 The ledger's ratings of the profile's answers (`concilio feedback`) are read too and stored beside the
-measurement (agents/roles/steps.py `feedback_counts`); `--from-ledger` refreshes only them, with no model run.
+measurement (memory/stats.py `step_feedback`); `--from-ledger` refreshes only them, with no model run.
 """
 
 from __future__ import annotations
@@ -125,9 +125,8 @@ def evidence(outcomes: list[dict]) -> dict:
 def ledger_feedback(profile: str) -> dict:
     """{"read_at", "ratings", "cells"} from the configured ledger's feedback on `profile`'s runs; {"error": ...}
     when the ledger is off or can't be read (the calibration stands alone then)."""
-    from agents.roles import steps
     from memory import ledger
-    from memory.stats import read_rows
+    from memory.stats import read_rows, step_feedback
 
     if ledger.default_url() == "off":
         return {"error": "the ledger is off (CONCILIO_LEDGER_URL=off)"}
@@ -137,7 +136,7 @@ def ledger_feedback(profile: str) -> dict:
         runs, nodes, reviews, feedback = read_rows(book)
     except Exception as exc:  # noqa: BLE001 - a ledger problem must not lose a calibration
         return {"error": f"the ledger could not be read ({exc})"}
-    cells = steps.feedback_counts(runs, nodes, reviews, feedback, profile)
+    cells = step_feedback(runs, nodes, reviews, feedback, profile)
     return {"read_at": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
             "ratings": len(feedback), "cells": cells}
 

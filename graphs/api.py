@@ -29,7 +29,7 @@ from agents.user_text import check_question_fits, validate_request_id, validate_
 from graphs.cooperation import build_graph
 from graphs.state import Context
 from memory import ledger
-from memory.checkpoints import checkpointer, database
+from memory.checkpoints import checkpointer, on_database
 from memory.store import open_store
 from memory.threads import thread_key
 from memory.turns import turn_checkpointer
@@ -163,17 +163,16 @@ def open_cache(db: str | Path | None = None):
     """The response cache beside the threads database (a context manager giving None when it can't open): in
     the same PostgreSQL database when the threads are there (every worker shares it), else a SQLite file."""
     from memory import cache as responses
-    from memory.postgres import is_postgres
+    from memory.cache import sql
 
     s = settings()
-    embed = responses.embed if s.cache_near > 0 else None
-    where = database(db)  # beside the threads' SQLite file; with a file: URI in the data folder
-    if is_postgres(where):
-        from memory.cache import sql
+    options = {"near_threshold": s.cache_near, "embed": responses.embed if s.cache_near > 0 else None}
 
-        return sql.opened(str(where), s.cache_ttl, near_threshold=s.cache_near, embed=embed)
-    folder = where.parent if isinstance(where, Path) else data_dir()
-    return responses.opened(responses.cache_path(folder), s.cache_ttl, near_threshold=s.cache_near, embed=embed)
+    def beside(where: str | Path):  # beside the threads' SQLite file; with a file: URI in the data folder
+        folder = where.parent if isinstance(where, Path) else data_dir()
+        return responses.opened(responses.cache_path(folder), s.cache_ttl, **options)
+
+    return on_database(db, lambda url: sql.opened(url, s.cache_ttl, **options), beside)
 
 
 def seed(graph, config: dict, history: Sequence[tuple[str, str]]) -> None:

@@ -64,18 +64,20 @@ def database(db: str | Path | None = None) -> str | Path:
     return db if is_postgres(db) else db_location(db)
 
 
-@contextlib.contextmanager
-def checkpointer(db: str | Path | None = None) -> Iterator:
+def on_database(db: str | Path | None, on_postgres: Callable[[str], T], on_sqlite: Callable[[str | Path], T]) -> T:
+    """`on_postgres(url)` when `database(db)` is a postgresql:// URL, else `on_sqlite(location)`: the one place
+    that picks the engine for threads, memories and the response cache."""
+    from memory.postgres import is_postgres
+
+    where = database(db)
+    return on_postgres(str(where)) if is_postgres(where) else on_sqlite(where)
+
+
+def checkpointer(db: str | Path | None = None) -> contextlib.AbstractContextManager:
     """LangGraph's checkpointer on `database(db)`: `PostgresSaver` for a postgresql:// URL, else `SqliteSaver`."""
     from memory import postgres
 
-    where = database(db)
-    if postgres.is_postgres(where):
-        with postgres.checkpointer(str(where)) as saver:
-            yield saver
-    else:
-        with sqlite_checkpointer(where) as saver:
-            yield saver
+    return on_database(db, postgres.checkpointer, sqlite_checkpointer)
 
 
 def _connect(db: str | Path) -> sqlite3.Connection:

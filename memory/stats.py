@@ -65,6 +65,45 @@ def _answering_model(nodes: Iterable[dict]) -> str | None:
     return model
 
 
+def last_completed(runs: list[dict]) -> dict[tuple, dict]:
+    """(user, thread, turn) -> the last run of that turn that ended without an error: what a rating is about.
+    Pure."""
+    last: dict[tuple, dict] = {}
+    for r in sorted(runs, key=lambda r: r["started_at"]):
+        if not r.get("error"):
+            last[(r.get("user_id"), r["thread_id"], r["turn"])] = r
+    return last
+
+
+def step_feedback(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback: list[dict],
+                  profile: str) -> dict[str, dict]:
+    """Per "domain/language" cell of `profile`'s runs: good ratings and ratings with each step on and off
+    (agents/roles/steps.py reads them), from `read_rows`. A cache hit ran no step and is left out, and so is a
+    review the checks decided (the model was never asked, whatever the plan said). Pure."""
+    last = last_completed(runs)
+    rows: dict[str, dict[str, dict]] = {}
+    for n in nodes:
+        rows.setdefault(n["run_id"], {})[n["node"]] = n
+    by_checks = {rv["run_id"] for rv in reviews if rv.get("verdict_by") == "checks" and rv.get("verdict") != "ok"}
+    cells: dict[str, dict] = {}
+    for fb in feedback:
+        run = last.get((fb.get("user_id"), fb["thread_id"], fb["turn"]))
+        if not run or run.get("profile") != profile or str(run.get("cache") or "miss") != "miss":
+            continue
+        cell = cells.setdefault(f"{run.get('domain') or 'general'}/{run.get('language') or 'en'}", {})
+        good = int(fb["verdict"] == "good")
+        review, integrate = rows.get(run["id"], {}).get("review"), rows.get(run["id"], {}).get("integrate")
+        arms = []
+        if review and not review.get("skipped") and run["id"] not in by_checks:
+            arms.append(f"review_{'on' if review.get('tokens_out') else 'off'}")
+        if integrate:
+            arms.append(f"integrate_{'off' if integrate.get('skipped') else 'on'}")
+        for arm in arms:
+            cell[f"{arm}_n"] = cell.get(f"{arm}_n", 0) + 1
+            cell[f"{arm}_good"] = cell.get(f"{arm}_good", 0) + good
+    return dict(sorted(cells.items()))
+
+
 def aggregate(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback: list[dict]) -> dict:
     """{"summary": {...}, "models": [one dict per model × domain]} from plain rows. Pure."""
     by_run: dict[str, list[dict]] = defaultdict(list)
@@ -72,11 +111,7 @@ def aggregate(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback
         by_run[n["run_id"]].append(n)
     run_of = {r["id"]: r for r in runs}
     drafter = {rid: _answering_model(ns) for rid, ns in by_run.items()}
-    # A rating is about the last completed run of its user's thread and turn.
-    last_ok: dict[tuple, dict] = {}
-    for r in sorted(runs, key=lambda r: r["started_at"]):
-        if not r.get("error"):
-            last_ok[(r.get("user_id"), r["thread_id"], r["turn"])] = r
+    last_ok = last_completed(runs)  # a rating is about the last completed run of its user's thread and turn
     cells: dict[tuple, dict] = defaultdict(lambda: {"runs": set(), "answered": set(), "seconds": [], "swaps": 0,
                                                     "tokens": 0, "gen_seconds": 0.0, "errors": 0, "good": 0,
                                                     "bad": 0, "reviews": 0, "passed": 0, "revised": 0})

@@ -18,7 +18,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from agents.errors import ConcilioError
-from memory.checkpoints import database, opened
+from memory.checkpoints import on_database, opened
 
 NAMESPACE = ("user", "facts")  # the one local user (no user id given)
 FEEDBACK = ("feedback",)  # (thread, turn) -> good|bad, for the routing and effectiveness work to fold in
@@ -52,18 +52,11 @@ def sqlite_store(path: str | Path | None = None) -> Iterator:
         yield store
 
 
-@contextlib.contextmanager
-def open_store(db: str | Path | None = None) -> Iterator:
+def open_store(db: str | Path | None = None) -> contextlib.AbstractContextManager:
     """LangGraph's store on `database(db)`: `PostgresStore` for a postgresql:// URL, else `SqliteStore`."""
     from memory import postgres
 
-    where = database(db)
-    if postgres.is_postgres(where):
-        with postgres.store(str(where)) as store:
-            yield store
-    else:
-        with sqlite_store(where) as store:
-            yield store
+    return on_database(db, postgres.store, sqlite_store)
 
 
 def label(user: str) -> str:

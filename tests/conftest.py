@@ -59,6 +59,26 @@ def postgres():
     server.stop()
 
 
+@contextlib.contextmanager
+def held_elsewhere(make):
+    """`make()` (a context manager: a lock, a turn) entered by another thread and held for the block's length."""
+    held, release = threading.Event(), threading.Event()
+
+    def holder():
+        with make():
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=holder)
+    thread.start()
+    try:
+        assert held.wait(10)
+        yield
+    finally:
+        release.set()
+        thread.join(10)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def storage(request, monkeypatch) -> str:
     """Run the test on each database concilio supports: SQLite files in the data folder, or a fresh database

@@ -224,9 +224,9 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
 
     interrupted: list[KeyboardInterrupt] = []
 
-    def show(upto: int) -> bool:
+    def show(joined: str, upto: int) -> bool:
         nonlocal shown
-        piece, shown = "".join(text)[shown:upto], max(shown, upto)
+        piece, shown = joined[shown:upto], max(shown, upto)
         return not piece or on_token is None or on_token(piece) is not False
 
     def step(piece: str) -> bool:
@@ -241,10 +241,10 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
             if at is not None:
                 text[:] = [joined[:at]]
                 stopped = True
-                if not show(at):
+                if not show(joined, at):
                     finish = "cancelled"
                 return False
-            if not show(scan.safe(joined)):
+            if not show(joined, scan.safe(joined)):
                 finish = "cancelled"
                 return False
         elif on_token is not None and on_token(piece) is False:
@@ -275,9 +275,9 @@ def timed_completion(generate: Callable[[Callable[[str], bool]], int], params: G
         raise interrupted[0]
     if ctrl_c.is_set():
         raise KeyboardInterrupt
-    if scan is not None and not stopped and finish != "cancelled":
-        show(len("".join(text)))  # the held-back tail turned out to be text
     out = "".join(text)
+    if scan is not None and not stopped and finish != "cancelled":
+        show(out, len(out))  # the held-back tail turned out to be text
     if error := BACKEND_ERROR_TEXT.match(out):
         raise ContextWindowError(model, window, error.group(0))
     if guard is not None and finish == "loop":

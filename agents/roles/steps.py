@@ -13,7 +13,7 @@ more questions right than the draft; the model's review where its revisions gain
 (no model call) where theirs did. A cell with fewer than MIN_N questions borrows its domain's cells, then the
 whole profile's; with no evidence at all the seed's full flow runs. Every skipped step names its evidence.
 
-The ledger adds what people said of the answers (`feedback_counts`, stored beside the calibration by
+The ledger adds what people said of the answers (memory/stats.py `step_feedback`, stored beside the calibration by
 `concilio calibrate`, also `--from-ledger` alone): per cell, good ratings and ratings of answers made with the
 reviewer model consulted or not, and with integration run or skipped. Once both arms of a step hold
 MIN_FEEDBACK ratings (pooled upwards like the calibration), a lead of FEEDBACK_MARGIN in the share of good
@@ -93,39 +93,6 @@ def feedback_says(cell: Mapping | None, step: str) -> tuple[bool | None, str]:
     return (True if lead >= FEEDBACK_MARGIN else False if lead <= -FEEDBACK_MARGIN else None), why
 
 
-def feedback_counts(runs: list[dict], nodes: list[dict], reviews: list[dict], feedback: list[dict],
-                    profile: str) -> dict[str, dict]:
-    """Per "domain/language" cell of `profile`'s runs: good ratings and ratings with each step on and off, from
-    the ledger's rows (memory/stats.py `read_rows`). A rating is about the last completed run of its user's
-    thread and turn; a cache hit ran no step and is left out, and so is a review the checks decided (the model
-    was never asked, whatever the plan said). Pure."""
-    last: dict[tuple, dict] = {}
-    for r in sorted(runs, key=lambda r: str(r["started_at"])):
-        if not r.get("error"):
-            last[(r.get("user_id"), r["thread_id"], r["turn"])] = r
-    rows: dict[str, dict[str, dict]] = {}
-    for n in nodes:
-        rows.setdefault(n["run_id"], {})[n["node"]] = n
-    by_checks = {rv["run_id"] for rv in reviews if rv.get("verdict_by") == "checks" and rv.get("verdict") != "ok"}
-    cells: dict[str, dict] = {}
-    for fb in feedback:
-        run = last.get((fb.get("user_id"), fb["thread_id"], fb["turn"]))
-        if not run or run.get("profile") != profile or str(run.get("cache") or "miss") != "miss":
-            continue
-        cell = cells.setdefault(f"{run.get('domain') or 'general'}/{run.get('language') or 'en'}", {})
-        good = int(fb["verdict"] == "good")
-        review, integrate = rows.get(run["id"], {}).get("review"), rows.get(run["id"], {}).get("integrate")
-        arms = []
-        if review and not review.get("skipped") and run["id"] not in by_checks:
-            arms.append(f"review_{'on' if review.get('tokens_out') else 'off'}")
-        if integrate:
-            arms.append(f"integrate_{'off' if integrate.get('skipped') else 'on'}")
-        for arm in arms:
-            cell[f"{arm}_n"] = cell.get(f"{arm}_n", 0) + 1
-            cell[f"{arm}_good"] = cell.get(f"{arm}_good", 0) + good
-    return dict(sorted(cells.items()))
-
-
 def plan(evidence: Mapping | None, domain: str, language: str, *, min_n: int = MIN_N) -> Plan:
     """The steps to run for a question of `domain` in `language`, from the profile's evidence."""
     cell, where = evidence_for(evidence, domain, language, min_n=min_n)
@@ -148,8 +115,8 @@ def plan(evidence: Mapping | None, domain: str, language: str, *, min_n: int = M
     rated, rated_where = _pool(((evidence or {}).get("feedback") or {}).get("cells", {}), domain, language,
                                _enough_feedback)
     said = {step: feedback_says(rated, step) for step in ARMS}
-    if said["integrate"][0] is not None and said["integrate"][0] != integrate:
-        integrate = bool(said["integrate"][0])
+    if said["integrate"][0] is not None:
+        integrate = said["integrate"][0]
     if said["review"][0] is True and review != "model":
         review = "model"
     elif said["review"][0] is False and review == "model":

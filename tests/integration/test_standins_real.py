@@ -62,12 +62,8 @@ def test_the_profile_is_chosen_automatically_from_the_stand_ins_folder(standins,
 @pytest.mark.parametrize("key", MODELS)
 def test_each_stand_in_loads_and_generates_under_the_slot(standins, key, backend, monkeypatch):
     spec = seed_spec(standins / "random", key, backend, monkeypatch)
-    slot = GpuSlot()
-    with slot.hold(spec) as lease:
-        out = lease.model.complete([{"role": "system", "content": "Responde en español."},
-                                    {"role": "user", "content": "¿Qué es un contrato? What is a contract?"}],
-                                   GenParams(max_tokens=4, stop_on_loop=False))
-    slot.clear()
+    out = complete_once(spec, [{"role": "system", "content": "Responde en español."},
+                               {"role": "user", "content": "¿Qué es un contrato? What is a contract?"}], 4)
     assert out.tokens_in > 10 and out.tokens_out >= 1 and out.finish in ("length", "stop")
 
 
@@ -75,12 +71,18 @@ def test_each_stand_in_loads_and_generates_under_the_slot(standins, key, backend
 @pytest.mark.parametrize("key", MODELS)
 def test_the_end_of_turn_marker_ends_generation(standins, key, backend, monkeypatch):
     spec = seed_spec(standins / "ends_turn", key, backend, monkeypatch)
-    slot = GpuSlot()
-    with slot.hold(spec) as lease:
-        out = lease.model.complete([{"role": "user", "content": "Say something. Di algo."}],
-                                   GenParams(max_tokens=8, stop_on_loop=False))
-    slot.clear()
+    out = complete_once(spec, [{"role": "user", "content": "Say something. Di algo."}], 8)
     assert out.finish == "stop" and out.text == "", out
+
+
+def complete_once(spec, messages, max_tokens: int):
+    """`spec` loaded under a slot of its own, one completion, the slot emptied again."""
+    slot = GpuSlot()
+    try:
+        with slot.hold(spec) as lease:
+            return lease.model.complete(messages, GenParams(max_tokens=max_tokens, stop_on_loop=False))
+    finally:
+        slot.clear()
 
 
 def written_specials(spec, messages) -> int:

@@ -4,8 +4,6 @@ an unreachable server, and the ledger's Alembic revisions."""
 
 from __future__ import annotations
 
-import threading
-
 import pytest
 
 from agents.errors import SettingsError
@@ -13,6 +11,7 @@ from agents.settings import build
 from memory import checkpoints, ledger, postgres
 from memory.checkpoints import DatabaseError
 from memory.turns import ThreadBusyError, turn_checkpointer
+from tests.conftest import held_elsewhere
 
 
 @pytest.mark.parametrize("url, ok", [
@@ -77,25 +76,12 @@ def test_steps_run_once_and_a_newer_database_is_refused(url):
 
 
 def test_a_thread_being_answered_makes_another_session_wait_then_busy(url):
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with turn_checkpointer(url, "busy", timeout=5):
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert held.wait(10)
+    with held_elsewhere(lambda: turn_checkpointer(url, "busy", timeout=5)):
         with pytest.raises(ThreadBusyError, match="thread 'busy' is busy"):
             with turn_checkpointer(url, "busy", timeout=0.3):
                 pass
         with turn_checkpointer(url, "other", timeout=1):  # other threads go on
             pass
-    finally:
-        release.set()
-        thread.join(10)
     with turn_checkpointer(url, "busy", timeout=1):  # the holder's session closed: free again
         pass
 

@@ -10,13 +10,14 @@ import pytest
 
 from agents.backends.fake import FakeChatModel
 from agents.roles import steps
-from agents.roles.steps import MIN_FEEDBACK, feedback_counts, feedback_says, plan
+from agents.roles.steps import MIN_FEEDBACK, feedback_says, plan
 from agents.roles.team import Team
 from agents.slot.slot import GpuSlot
 from evals import calibrate
 from graphs.api import ask, feedback
 from graphs.cli import main
 from memory import step_policy
+from memory.stats import step_feedback
 from tests.conftest import fake_profile
 
 
@@ -84,7 +85,7 @@ def test_ratings_are_counted_per_arm_from_the_ledgers_rows():
     reviews = [{"run_id": "d", "verdict": "revise", "verdict_by": "checks"}]  # the model was never asked
     given = [_fb("t", 1, "good"), _fb("t", 2, "bad"), _fb("t", 3, "good"), _fb("t", 1, "bad", user="ana"),
              _fb("u", 1, "good"), _fb("v", 1, "good"), _fb("nowhere", 1, "good")]
-    assert feedback_counts(runs, nodes, reviews, given, "p") == {"legal/es": {
+    assert step_feedback(runs, nodes, reviews, given, "p") == {"legal/es": {
         "review_on_n": 2, "review_on_good": 2,          # a, g
         "review_off_n": 1, "review_off_good": 0,        # b
         "integrate_on_n": 2, "integrate_on_good": 1,    # a, d

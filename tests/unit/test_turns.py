@@ -7,11 +7,10 @@ import os
 import subprocess
 import sys
 import textwrap
-import threading
 
 import pytest
 import sqlalchemy as sa
-from conftest import REPO, fake_config_toml
+from conftest import REPO, fake_config_toml, held_elsewhere
 
 from graphs import cli
 from graphs.cooperation import build_graph
@@ -42,17 +41,7 @@ def test_one_lock_per_database_and_thread(a, b, same):
 def test_a_busy_thread_past_the_timeout_is_a_clear_error(profile, monkeypatch, capsys):
     monkeypatch.setenv("CONCILIO_TURN_TIMEOUT", "0.2")
     db = default_db_path()  # where `concilio ask` keeps threads
-    held, release = threading.Event(), threading.Event()
-
-    def holder():
-        with turn_lock(db, "busy"):
-            held.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=holder)
-    thread.start()
-    try:
-        assert held.wait(10)
+    with held_elsewhere(lambda: turn_lock(db, "busy")):
         with pytest.raises(ThreadBusyError, match="thread 'busy' is busy.*0.2 s.*CONCILIO_TURN_TIMEOUT"):
             with turn_lock(db, "busy"):
                 pass
@@ -60,9 +49,6 @@ def test_a_busy_thread_past_the_timeout_is_a_clear_error(profile, monkeypatch, c
             pass
         assert cli.main(["ask", "What is a tort?", "--thread", "busy", "--profile", profile, "--quiet"]) == 3
         assert "is busy" in capsys.readouterr().err
-    finally:
-        release.set()
-        thread.join(10)
     with turn_lock(db, "busy", timeout=1):  # free again once the holder is done
         pass
 
